@@ -1,0 +1,35 @@
+# `make demo` and `make test` set up a local .venv on first use and reuse it after.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_TEST := $(VENV)/.installed-test
+STAMP_DEMO := $(VENV)/.installed-demo
+
+.PHONY: demo test bench check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test,demo]'
+	touch $@
+
+$(STAMP_DEMO): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $@
+
+test: $(STAMP_TEST)
+	$(PY) -m pytest
+
+demo: $(STAMP_DEMO)
+	$(VENV)/bin/symjax demo
+
+bench: $(STAMP_DEMO)
+	$(VENV)/bin/symjax bench
+
+check: $(STAMP_DEMO)
+	$(VENV)/bin/symjax check
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
