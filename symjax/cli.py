@@ -1,0 +1,122 @@
+"""The ``symjax`` command line: ``demo``, ``bench``, ``check``, ``info``."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+_PACKAGES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy", "orbax-checkpoint")
+
+
+def machine_info() -> dict:
+    """Versions and devices, for ``symjax info`` and benchmark JSON.
+
+    >>> info = machine_info()
+    >>> sorted(k for k in info if k in ("python", "jax", "devices"))
+    ['devices', 'jax', 'python']
+    """
+    import jax
+
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine()}
+    for name in _PACKAGES:
+        try:
+            info[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            info[name] = "not installed"
+    info["backend"] = jax.default_backend()
+    info["devices"] = [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()]
+    return info
+
+
+def _info(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="symjax info")
+    table.add_column("what")
+    table.add_column("value")
+    from symjax import __version__
+
+    table.add_row("symjax", __version__)
+    for key, value in machine_info().items():
+        table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
+    Console().print(table)
+    return 0
+
+
+def _check(args) -> int:
+    from rich.console import Console
+
+    from symjax import _selfcheck
+
+    rows = _selfcheck.equivariance_table(quick=args.quick)
+    console = Console()
+    console.print(_selfcheck.render_table(rows))
+    failed = [r for r in rows if r.get("status") == "FAIL"]
+    if failed:
+        console.print(f"[bold red]{len(failed)} check(s) failed[/bold red]")
+    return 1 if failed else 0
+
+
+def _demo(args) -> int:
+    from rich.console import Console
+
+    from symjax import _demo, _tour
+
+    console = Console()
+    console.rule("1. Groups and actions")
+    _tour.run_tour(console)
+    console.rule("2. G-CNN vs CNN and symmetry removal")
+    _demo.run_demo(quick=args.quick, out=args.out)
+    return 0
+
+
+def _load_benchmark(name: str):
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    if not path.exists():
+        raise SystemExit(f"symjax bench needs the repository checkout: {path} not found")
+    spec = importlib.util.spec_from_file_location(f"symjax_benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bench(args) -> int:
+    module = _load_benchmark("suite")
+    results = module.run(quick=args.quick)
+    results["machine"] = machine_info()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``symjax`` console script."""
+    parser = argparse.ArgumentParser(prog="symjax", description="symjax: symmetry in deep learning with JAX")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="tour of groups, G-CNN vs CNN on rotated digits, syre experiments")
+    p.add_argument("--quick", action="store_true", help="a shorter run (under 2 minutes on 2 CPU cores)")
+    p.add_argument("--out", default="demo_out", help="folder for the PNG plots (default: demo_out)")
+    p.set_defaults(fn=_demo)
+    p = sub.add_parser("bench", help="benchmarks: G-conv vs plain conv, syre vs adamw, escnn if installed")
+    p.add_argument("--quick", action="store_true", help="fewer sizes and repetitions")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(fn=_bench)
+    p = sub.add_parser("check", help="equivariance self-check of every layer and group, as a table")
+    p.add_argument("--quick", action="store_true", help="fewer sizes")
+    p.set_defaults(fn=_check)
+    p = sub.add_parser("info", help="versions and devices")
+    p.set_defaults(fn=_info)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
