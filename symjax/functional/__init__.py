@@ -1,0 +1,20 @@
+"""The pure functional core of the equivariant layers; :mod:`symjax.nn` and :mod:`symjax.nnx` wrap it.
+
+Lifting and group convolutions expand their kernel over the group with one
+precomputed gather and run one ``lax.conv_general_dilated``. Only groups that
+act exactly on the pixel grid are accepted (C1, C2, C4, D1, D2, D4).
+
+>>> import jax, jax.numpy as jnp
+>>> from symjax import functional as F, groups
+>>> G = groups.dihedral(4)
+>>> x = jnp.ones((2, 9, 9, 3))
+>>> f = F.lifting_conv(x, jnp.ones((3, 3, 3, 4)), G)
+>>> F.group_pool(F.group_conv(f, jnp.ones((3, 3, 4, 8, 5)), G)).shape
+(2, 9, 9, 5)
+"""
+from symjax.functional._conv import group_conv, group_kernel, group_pool, lift_kernel, lifting_conv
+from symjax.functional._norm import group_batch_norm, group_moments
+from symjax.functional._set import set_linear, set_pool
+
+__all__ = ["lift_kernel", "group_kernel", "lifting_conv", "group_conv", "group_pool",
+           "group_moments", "group_batch_norm", "set_linear", "set_pool"]

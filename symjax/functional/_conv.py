@@ -1,0 +1,243 @@
+"""Lifting and group convolutions: kernel expansion by one precomputed gather, then one convolution.
+
+The expanded kernel of a layer stacks the transformed copies of its kernel,
+one per output group element ``h``: spatial taps moved by ``h`` exactly as
+:func:`symjax.actions.on_image` moves an image, and (for group kernels) the
+input group axis permuted by the left regular action. The index that does
+this is computed once per group and kernel size, in NumPy at trace time, from
+the group tables in :mod:`symjax.groups` and the pixel maps in
+:mod:`symjax.actions`; at run time the expansion is a single gather and the
+layer a single ``lax.conv_general_dilated`` (NHWC / HWIO).
+
+Channel layout: the group axis is last, so a flattened group feature map has
+channel ``c * |G| + g`` and an expanded kernel is ``(kh, kw, cin * |G|, cout * |G|)``
+in that order on both channel axes.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from symjax.actions import _grid_plan, _pixel_index, _regular_index
+from symjax.functional._checks import (
+    Padding,
+    canonical_padding,
+    canonical_strides,
+    check_exact_group,
+    check_group_axis,
+    check_rank,
+)
+from symjax.groups import FiniteGroup
+
+__all__ = ["lift_kernel", "group_kernel", "lifting_conv", "group_conv", "group_pool"]
+
+
+def _check_kernel_square(G: FiniteGroup, kh: int, kw: int, fn: str, shape) -> None:
+    if kh != kw and any(k % 2 for k, _ in _grid_plan(G)):
+        raise ValueError(f"{fn} with {G.name} (90-degree rotations) needs a square kernel, "
+                         f"got kernel of shape {tuple(shape)}")
+
+
+@functools.lru_cache(maxsize=None)
+def _lift_index(G: FiniteGroup, kh: int, kw: int) -> np.ndarray:
+    """``(kh*kw, |G|)``: tap ``p`` of the copy for element ``h`` is tap ``index[p, h]`` of the kernel."""
+    return np.ascontiguousarray(_pixel_index(G, kh, kw).T).astype(np.int32)
+
+
+@functools.lru_cache(maxsize=None)
+def _group_index(G: FiniteGroup, kh: int, kw: int) -> np.ndarray:
+    """``(kh*kw, |G|, |G|)`` into the kernel's flattened ``(tap, group)`` axes.
+
+    Entry ``[p, k, h]`` is ``pixel[h, p] * |G| + (h^-1 k)``: the copy of the kernel
+    for output element ``h`` is ``on_group_image(G, h, kernel)``.
+    """
+    n = G.order
+    pixel = _pixel_index(G, kh, kw)  # (n_h, P)
+    regular = _regular_index(G)  # (n_h, n_k): h^-1 k
+    index = pixel.T[:, None, :] * n + regular.T[None, :, :]
+    return np.ascontiguousarray(index).astype(np.int32)
+
+
+def lift_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
+    """Expand a lifting kernel over the group: one transformed copy per group element.
+
+    Args:
+      kernel: ``(kh, kw, cin, cout)``; square when ``G`` has 90-degree rotations.
+      G: an exact group (C1, C2, C4, D1, D2, D4).
+
+    Returns:
+      ``(kh, kw, cin, cout * |G|)``; output channel ``o * |G| + h`` holds
+      ``on_image(G, h, kernel[..., o])``.
+
+    >>> import jax.numpy as jnp
+    >>> from symjax import groups
+    >>> k = jnp.arange(9.0).reshape(3, 3, 1, 1)
+    >>> lift_kernel(k, groups.cyclic(4))[..., 0, 1].tolist()  # the copy rotated by 90 degrees
+    [[2.0, 5.0, 8.0], [1.0, 4.0, 7.0], [0.0, 3.0, 6.0]]
+    """
+    G = check_exact_group(G, "lift_kernel")
+    kernel = check_rank(kernel, 4, "lift_kernel", "(kh, kw, cin, cout)", "kernel")
+    kh, kw, cin, cout = kernel.shape
+    _check_kernel_square(G, kh, kw, "lift_kernel", kernel.shape)
+    taps = kernel.reshape(kh * kw, cin, cout)[_lift_index(G, kh, kw)]  # (P, n, cin, cout)
+    return taps.transpose(0, 2, 3, 1).reshape(kh, kw, cin, cout * G.order)
+
+
+def group_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
+    """Expand a group-convolution kernel over the group (spatial taps and input group axis).
+
+    Args:
+      kernel: ``(kh, kw, cin, |G|, cout)``; square when ``G`` has 90-degree rotations.
+      G: an exact group (C1, C2, C4, D1, D2, D4).
+
+    Returns:
+      ``(kh, kw, cin * |G|, cout * |G|)``; the block for output element ``h``
+      is the kernel moved by the left regular action of ``h``
+      (:func:`symjax.actions.on_group_image`).
+
+    >>> import jax.numpy as jnp
+    >>> from symjax import groups
+    >>> group_kernel(jnp.ones((3, 3, 2, 8, 5)), groups.dihedral(4)).shape
+    (3, 3, 16, 40)
+    """
+    G = check_exact_group(G, "group_kernel")
+    kernel = check_rank(kernel, 5, "group_kernel", "(kh, kw, cin, |G|, cout)", "kernel")
+    kh, kw, cin, n, cout = kernel.shape
+    if n != G.order:
+        raise ValueError(f"group_kernel expects axis 3 of kernel to have size |G| = {G.order} ({G.name}), "
+                         f"got {n} (kernel has shape {kernel.shape})")
+    _check_kernel_square(G, kh, kw, "group_kernel", kernel.shape)
+    flat = kernel.transpose(0, 1, 3, 2, 4).reshape(kh * kw * n, cin, cout)
+    taps = flat[_group_index(G, kh, kw)]  # (P, n_k, n_h, cin, cout)
+    return taps.transpose(0, 3, 1, 4, 2).reshape(kh, kw, cin * n, cout * n)
+
+
+def _convolve(x, kernel, bias, G: FiniteGroup, strides, padding, fn: str) -> jax.Array:
+    strides = canonical_strides(strides, fn)
+    padding = canonical_padding(padding, fn)
+    dtype = jnp.result_type(x, kernel) if bias is None else jnp.result_type(x, kernel, bias)
+    y = lax.conv_general_dilated(x.astype(dtype), kernel.astype(dtype), window_strides=strides,
+                                 padding=padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = y.reshape(y.shape[:-1] + (-1, G.order))
+    if bias is not None:
+        y = y + bias.astype(dtype)[:, None]
+    return y
+
+
+def _check_bias(bias, cout: int, fn: str):
+    if bias is None:
+        return None
+    bias = jnp.asarray(bias)
+    if bias.shape != (cout,):
+        raise ValueError(f"{fn} expects bias of shape ({cout},) (one per output channel, shared over the "
+                         f"group axis), got {bias.shape}")
+    return bias
+
+
+def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, padding: Padding = "SAME",
+                 bias: jax.Array | None = None) -> jax.Array:
+    """Lift images to group feature maps: correlate with every transformed copy of ``kernel``.
+
+    ``lifting_conv(on_image(G, g, x)) == on_group_image(G, g, lifting_conv(x))``
+    exactly for stride 1, an odd square kernel and a square input (odd or even
+    size), and for stride 2 with ``"SAME"`` padding on odd sizes.
+
+    Args:
+      x: images ``(N, H, W, cin)``.
+      kernel: ``(kh, kw, cin, cout)``.
+      G: an exact group (C1, C2, C4, D1, D2, D4).
+      strides: an int or a pair.
+      padding: ``"SAME"``, ``"VALID"``, an int, a pair of ints or ``((top, bottom), (left, right))``.
+      bias: optional ``(cout,)``, shared over the group axis.
+
+    Returns:
+      ``(N, H', W', cout, |G|)``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import actions, groups
+    >>> G = groups.dihedral(4)
+    >>> x = jax.random.normal(jax.random.key(0), (1, 7, 7, 3))
+    >>> k = jax.random.normal(jax.random.key(1), (3, 3, 3, 2))
+    >>> y = lifting_conv(x, k, G)
+    >>> y.shape
+    (1, 7, 7, 2, 8)
+    >>> bool(jnp.allclose(lifting_conv(actions.on_image(G, 5, x), k, G), actions.on_group_image(G, 5, y), atol=1e-5))
+    True
+    """
+    G = check_exact_group(G, "lifting_conv")
+    x = check_rank(x, 4, "lifting_conv", "(N, H, W, cin)")
+    kernel = check_rank(kernel, 4, "lifting_conv", "(kh, kw, cin, cout)", "kernel")
+    if kernel.shape[2] != x.shape[-1]:
+        raise ValueError(f"lifting_conv expects kernel with cin = {x.shape[-1]} input channels (x has shape "
+                         f"{x.shape}), got kernel of shape {kernel.shape}")
+    bias = _check_bias(bias, kernel.shape[3], "lifting_conv")
+    return _convolve(x, lift_kernel(kernel, G), bias, G, strides, padding, "lifting_conv")
+
+
+def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, padding: Padding = "SAME",
+               bias: jax.Array | None = None) -> jax.Array:
+    """Group convolution of group feature maps, equivariant to the left regular action.
+
+    ``group_conv(on_group_image(G, g, f)) == on_group_image(G, g, group_conv(f))``
+    under the same conditions as :func:`lifting_conv`.
+
+    Args:
+      x: group feature maps ``(N, H, W, cin, |G|)``.
+      kernel: ``(kh, kw, cin, |G|, cout)``.
+      G: an exact group (C1, C2, C4, D1, D2, D4).
+      strides, padding: as in :func:`lifting_conv`.
+      bias: optional ``(cout,)``, shared over the group axis.
+
+    Returns:
+      ``(N, H', W', cout, |G|)``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import actions, groups
+    >>> G = groups.cyclic(4)
+    >>> f = jax.random.normal(jax.random.key(0), (1, 6, 6, 2, 4))
+    >>> k = jax.random.normal(jax.random.key(1), (3, 3, 2, 4, 3))
+    >>> y = group_conv(f, k, G)
+    >>> y.shape
+    (1, 6, 6, 3, 4)
+    >>> bool(jnp.allclose(group_conv(actions.on_group_image(G, 1, f), k, G), actions.on_group_image(G, 1, y), atol=1e-4))
+    True
+    """
+    G = check_exact_group(G, "group_conv")
+    x = check_rank(x, 5, "group_conv", "(N, H, W, cin, |G|)")
+    check_group_axis(x, G, "group_conv")
+    kernel = check_rank(kernel, 5, "group_conv", "(kh, kw, cin, |G|, cout)", "kernel")
+    if kernel.shape[2:4] != x.shape[3:5]:
+        raise ValueError(f"group_conv expects kernel of shape (kh, kw, {x.shape[3]}, {x.shape[4]}, cout) for x of "
+                         f"shape {x.shape}, got kernel of shape {kernel.shape}")
+    bias = _check_bias(bias, kernel.shape[4], "group_conv")
+    flat = x.reshape(x.shape[:3] + (-1,))
+    return _convolve(flat, group_kernel(kernel, G), bias, G, strides, padding, "group_conv")
+
+
+_POOLS = {"max": jnp.max, "mean": jnp.mean, "sum": jnp.sum}
+
+
+def group_pool(f: jax.Array, reduce: str = "max") -> jax.Array:
+    """Pool over the group axis (the last one): ``(..., C, |G|) -> (..., C)``.
+
+    Invariant to the group permutation, so
+    ``group_pool(on_group_image(G, g, f)) == on_image(G, g, group_pool(f))``.
+
+    Args:
+      f: group feature maps ``(..., C, |G|)``.
+      reduce: ``"max"``, ``"mean"`` or ``"sum"``.
+
+    >>> import jax.numpy as jnp
+    >>> group_pool(jnp.array([[1.0, 4.0, 2.0, 3.0]])).tolist()
+    [4.0]
+    """
+    if reduce not in _POOLS:
+        raise ValueError(f"group_pool expects reduce to be one of {sorted(_POOLS)}, got {reduce!r}")
+    f = jnp.asarray(f)
+    if f.ndim < 2:
+        raise ValueError(f"group_pool expects f of shape (..., C, |G|), got shape {f.shape}")
+    return _POOLS[reduce](f, axis=-1)
