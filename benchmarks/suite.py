@@ -1,0 +1,41 @@
+"""The whole benchmark suite behind `symjax bench`: G-conv vs plain conv, syre vs adamw, escnn.
+
+    python benchmarks/suite.py [--quick] [--json FILE]
+
+Each part is a module of this folder with a `run(quick) -> dict`; every figure
+is measured in this one process (ratios of interleaved medians).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PARTS = ("bench_gconv", "bench_syre", "bench_escnn")
+
+
+def run(quick: bool = False) -> dict:
+    """Runs every part and returns ``{part: results}``."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    results = {}
+    for name in PARTS:
+        print(f"\n=== {name} ===", flush=True)
+        module = importlib.import_module(name)
+        results[name] = module.run(quick=quick)
+        if hasattr(module, "_print"):
+            module._print(results[name])
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="symjax benchmark suite")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    out = run(quick=args.quick)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str))
