@@ -1,0 +1,365 @@
+"""Measures of symmetry: equivariance of functions and symmetric structure of weights.
+
+Matrix measures (ranks) work on a single ``(m, n)`` matrix; vmap them for batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+PyTree = Any
+Action = Callable[[Any, Any, jax.Array], jax.Array]
+
+
+class EquivarianceError(AssertionError):
+    """Raised by :func:`check_equivariance`; the message holds a per-element report."""
+
+
+def _per_element_errors(f: Callable, G: Any, x: jax.Array, act_in: Action, act_out: Action) -> jax.Array:
+    y = f(x)
+    norm = jnp.max(jnp.abs(y))
+    norm = jnp.where(norm > 0, norm, jnp.ones_like(norm))
+
+    def error(g):
+        diff = f(act_in(G, g, x)) - act_out(G, g, y)
+        return jnp.max(jnp.abs(diff)) / norm
+
+    return jax.vmap(error)(jnp.arange(G.order))
+
+
+def equivariance_error(f: Callable, G: Any, x: jax.Array, act_in: Action, act_out: Action) -> jax.Array:
+    """Return ``max_g max|f(T_g x) - T'_g f(x)| / max|f(x)|`` over all elements of ``G``.
+
+    The error is relative to the largest output entry (absolute when ``f(x)`` is
+    zero). Elements are vmapped, so ``f`` and both actions must accept a traced
+    element; the function is jittable (``f``, ``G`` and the actions static).
+
+    Args:
+      f: array function to test.
+      G: a finite group (only ``G.order`` is used).
+      x: an input on which to evaluate ``f``.
+      act_in: ``act_in(G, g, x)``, the action on inputs (e.g. ``actions.on_image``).
+      act_out: ``act_out(G, g, y)``, the action on outputs.
+
+    Returns:
+      A float32 scalar; ``0`` for an exactly equivariant ``f``.
+
+    >>> import jax.numpy as jnp
+    >>> from types import SimpleNamespace
+    >>> C4 = SimpleNamespace(order=4)
+    >>> shift = lambda G, g, x: jnp.roll(x, g)  # C4 acting by cyclic shifts
+    >>> x = jnp.array([1.0, 2.0, 3.0, 4.0])
+    >>> float(equivariance_error(lambda x: x ** 2, C4, x, shift, shift))
+    0.0
+    >>> round(float(equivariance_error(jnp.cumsum, C4, x, shift, shift)), 3)
+    0.9
+    """
+    return jnp.max(_per_element_errors(f, G, x, act_in, act_out))
+
+
+def check_equivariance(
+    f: Callable, G: Any, x: jax.Array, act_in: Action, act_out: Action, *, tol: float = 1e-5
+) -> np.ndarray:
+    """Check that ``f`` is equivariant on ``x``; raise with a per-element report otherwise.
+
+    Args:
+      f, G, x, act_in, act_out: as in :func:`equivariance_error`.
+      tol: largest accepted relative error (float32 rounding is ~1e-6).
+
+    Returns:
+      The per-element relative errors, shape ``(G.order,)``.
+
+    Raises:
+      EquivarianceError: (an ``AssertionError``) listing every element's error
+        and marking those above ``tol``.
+
+    >>> import jax.numpy as jnp
+    >>> from types import SimpleNamespace
+    >>> Z2 = SimpleNamespace(order=2, name="Z2")
+    >>> flip = lambda G, g, x: jnp.where(g == 1, -x, x)
+    >>> check_equivariance(lambda x: x ** 3, Z2, jnp.arange(3.0), flip, flip).tolist()
+    [0.0, 0.0]
+    >>> check_equivariance(lambda x: x ** 2, Z2, jnp.arange(3.0), flip, flip)
+    Traceback (most recent call last):
+    ...
+    symjax.symmetry._measures.EquivarianceError: not equivariant under Z2: ...
+    """
+    if not tol >= 0:
+        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
+    errors = np.asarray(_per_element_errors(f, G, x, act_in, act_out))
+    failing = errors > tol
+    if failing.any():
+        name = getattr(G, "name", f"a group of order {G.order}")
+        rows = "\n".join(
+            f"  {g:>7} | {err:.3e}{'  <- above tol' if bad else ''}"
+            for g, (err, bad) in enumerate(zip(errors.tolist(), failing.tolist()))
+        )
+        raise EquivarianceError(
+            f"not equivariant under {name}: {int(failing.sum())} of {len(errors)} elements exceed "
+            f"tol={tol:g} (max relative error {errors.max():.3e})\n  element | relative error\n{rows}"
+        )
+    return errors
+
+
+def _matrix(m: jax.Array, name: str = "m") -> jax.Array:
+    m = jnp.asarray(m)
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got shape {m.shape}")
+    return m
+
+
+def _singular_values(m: jax.Array) -> jax.Array:
+    m = _matrix(m)
+    return jnp.linalg.svd(m.astype(jnp.promote_types(m.dtype, jnp.float32)), compute_uv=False)
+
+
+def effective_rank(m: jax.Array) -> jax.Array:
+    """Return the effective rank ``exp(H(p))``, ``p_i = s_i / sum(s)`` (Roy & Vetterli, 2007).
+
+    Args:
+      m: a ``(rows, cols)`` matrix.
+
+    Returns:
+      A scalar in ``[1, min(rows, cols)]`` (``0`` for the zero matrix).
+
+    >>> import jax.numpy as jnp
+    >>> round(float(effective_rank(jnp.eye(5))), 4)
+    5.0
+    >>> round(float(effective_rank(jnp.outer(jnp.arange(1.0, 4.0), jnp.ones(6)))), 4)
+    1.0
+    """
+    s = _singular_values(m)
+    total = jnp.sum(s)
+    p = s / jnp.where(total > 0, total, 1.0)
+    entropy = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
+    return jnp.where(total > 0, jnp.exp(entropy), 0.0)
+
+
+def numerical_rank(m: jax.Array, rtol: float = 1e-4) -> jax.Array:
+    """Return the number of singular values above ``rtol * s_max``.
+
+    Args:
+      m: a ``(rows, cols)`` matrix.
+      rtol: relative threshold.
+
+    Returns:
+      An int32 scalar.
+
+    >>> import jax.numpy as jnp
+    >>> int(numerical_rank(jnp.diag(jnp.array([1.0, 0.5, 1e-6]))))
+    2
+    """
+    s = _singular_values(m)
+    return jnp.sum(s > rtol * jnp.max(s)).astype(jnp.int32)
+
+
+def low_rankness(m: jax.Array, rtol: float = 1e-4) -> jax.Array:
+    """Return the fraction of singular values at or below ``rtol * s_max``: ``1 - rank / min(m.shape)``.
+
+    Args:
+      m: a ``(rows, cols)`` matrix.
+      rtol: relative threshold.
+
+    Returns:
+      A scalar in ``[0, 1]``; ``0`` for a full-rank matrix.
+
+    >>> import jax.numpy as jnp
+    >>> float(low_rankness(jnp.diag(jnp.array([1.0, 1.0, 0.0, 0.0]))))
+    0.5
+    """
+    m = _matrix(m)
+    k = min(m.shape)
+    return 1.0 - numerical_rank(m, rtol) / k
+
+
+def sparsity(params: PyTree, atol: float = 1e-6) -> jax.Array:
+    """Return the fraction of floating entries of ``params`` with ``|w| <= atol``.
+
+    Args:
+      params: any pytree; non-floating leaves are ignored.
+      atol: absolute tolerance.
+
+    Returns:
+      A scalar in ``[0, 1]``.
+
+    >>> import jax.numpy as jnp
+    >>> float(sparsity({"w": jnp.array([0.0, 1.0, 0.0, 2.0]), "b": jnp.zeros(4)}))
+    0.75
+    """
+    leaves = [
+        jnp.asarray(leaf)
+        for leaf in jax.tree.leaves(params)
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
+    ]
+    if not leaves:
+        raise ValueError("params must contain at least one floating leaf")
+    small = sum(jnp.sum(jnp.abs(leaf) <= atol) for leaf in leaves)
+    total = sum(leaf.size for leaf in leaves)
+    return small / total
+
+
+def _neurons(w_in: jax.Array, w_out: jax.Array) -> jax.Array:
+    w_in, w_out = _matrix(w_in, "w_in"), _matrix(w_out, "w_out")
+    if w_in.shape[1] != w_out.shape[0]:
+        raise ValueError(
+            "w_in (fan_in, hidden) and w_out (hidden, fan_out) must agree on hidden, "
+            f"got w_in {w_in.shape} and w_out {w_out.shape}"
+        )
+    return jnp.concatenate([w_in.T, w_out], axis=1)
+
+
+def neuron_collapse(w_in: jax.Array, w_out: jax.Array, atol: float = 1e-6) -> jax.Array:
+    """Return the number of distinct hidden neurons of a layer pair.
+
+    Neuron ``i`` is the vector ``(w_in[:, i], w_out[i, :])`` (Flax kernel layout);
+    it is a copy when an earlier neuron agrees with it within ``atol`` in every
+    entry. Permutation symmetry with weight decay collapses neurons into copies.
+
+    Args:
+      w_in: ``(fan_in, hidden)`` incoming kernel.
+      w_out: ``(hidden, fan_out)`` outgoing kernel.
+      atol: absolute tolerance per entry.
+
+    Returns:
+      An int32 scalar in ``[1, hidden]``.
+
+    >>> import jax.numpy as jnp
+    >>> w_in = jnp.array([[1.0, 1.0, 2.0]])
+    >>> w_out = jnp.array([[3.0], [3.0], [1.0]])
+    >>> int(neuron_collapse(w_in, w_out))
+    2
+    """
+    v = _neurons(w_in, w_out)
+    index = jnp.arange(v.shape[0])
+
+    def is_copy(i):
+        same = jnp.max(jnp.abs(v - v[i]), axis=1) <= atol
+        return jnp.any(same & (index < i))
+
+    return (v.shape[0] - jnp.sum(jax.lax.map(is_copy, index))).astype(jnp.int32)
+
+
+def neuron_distance(w_in: jax.Array, w_out: jax.Array, i: int, j: int) -> jax.Array:
+    """Return ``||(w_in_i, w_out_i) - (w_in_j, w_out_j)|| / sqrt(2)``: the distance of a pair to its mirror.
+
+    This is ``||P theta||`` for the mirror that swaps neurons ``i`` and ``j``.
+
+    Args:
+      w_in: ``(fan_in, hidden)`` incoming kernel.
+      w_out: ``(hidden, fan_out)`` outgoing kernel.
+      i, j: hidden-neuron indices.
+
+    Returns:
+      A scalar, ``0`` exactly when the two neurons are identical.
+
+    >>> import jax.numpy as jnp
+    >>> float(neuron_distance(jnp.array([[1.0, 1.0]]), jnp.array([[0.0], [2.0]]), 0, 1) ** 2)
+    2.0
+    """
+    v = _neurons(w_in, w_out)
+    return jnp.linalg.norm(v[i] - v[j]) / jnp.sqrt(2.0)
+
+
+def neural_collapse(features: jax.Array, labels: jax.Array, num_classes: int | None = None) -> jax.Array:
+    """Return NC1 ``= tr(Sigma_W Sigma_B^+) / C`` of last-layer features (Papyan et al., 2020).
+
+    ``Sigma_W`` is the within-class covariance (averaged over all examples),
+    ``Sigma_B`` the covariance of the class means around the global mean. NC1
+    tends to ``0`` under neural collapse.
+
+    Args:
+      features: ``(n, d)`` features.
+      labels: ``(n,)`` integer labels in ``[0, num_classes)``; every class must occur.
+      num_classes: ``C``; inferred as ``max(labels) + 1`` if omitted (give it under ``jit``).
+
+    Returns:
+      A non-negative scalar.
+
+    >>> import jax.numpy as jnp
+    >>> features = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> float(neural_collapse(features, jnp.array([0, 0, 1, 1])))
+    0.0
+    >>> float(neural_collapse(features + jnp.array([[0.1, 0], [-0.1, 0], [0, 0], [0, 0]]), jnp.array([0, 0, 1, 1]))) > 0
+    True
+    """
+    features = _matrix(features, "features")
+    labels = jnp.asarray(labels)
+    if labels.shape != features.shape[:1]:
+        raise ValueError(f"labels must have shape ({features.shape[0]},), got {labels.shape}")
+    if num_classes is None:
+        num_classes = int(jnp.max(labels)) + 1
+    onehot = jax.nn.one_hot(labels, num_classes, dtype=features.dtype)
+    counts = jnp.sum(onehot, axis=0)
+    means = (onehot.T @ features) / counts[:, None]
+    centred = features - onehot @ means
+    sigma_w = centred.T @ centred / features.shape[0]
+    between = means - jnp.mean(means, axis=0)
+    sigma_b = between.T @ between / num_classes
+    return jnp.trace(sigma_w @ jnp.linalg.pinv(sigma_b)) / num_classes
+
+
+def mirror_distance(params: PyTree, projection: jax.Array) -> jax.Array:
+    """Return ``||P theta||``: the distance of ``params`` to the symmetric states of a mirror.
+
+    A loss with the mirror symmetry ``theta -> (I - 2P) theta`` has its symmetric
+    states at ``P theta = 0``.
+
+    Args:
+      params: any pytree, flattened with ``jax.flatten_util.ravel_pytree``.
+      projection: ``(d, d)`` projection ``P = O O^T`` with ``d`` the number of
+        flattened entries.
+
+    Returns:
+      A non-negative scalar.
+
+    >>> import jax.numpy as jnp
+    >>> P = 0.5 * jnp.array([[1.0, -1.0], [-1.0, 1.0]])  # swap the two entries
+    >>> float(mirror_distance({"a": jnp.array(1.0), "b": jnp.array(1.0)}, P))
+    0.0
+    >>> round(float(mirror_distance({"a": jnp.array(1.0), "b": jnp.array(0.0)}, P)) ** 2, 4)
+    0.5
+    """
+    flat, _ = ravel_pytree(params)
+    projection = jnp.asarray(projection)
+    if projection.shape != (flat.size, flat.size):
+        raise ValueError(
+            f"projection must have shape ({flat.size}, {flat.size}) for params with "
+            f"{flat.size} entries, got {projection.shape}"
+        )
+    return jnp.linalg.norm(projection @ flat)
+
+
+def distance_to_symmetric(params: PyTree, act: Callable[[Any, PyTree], PyTree], elements: Any) -> jax.Array:
+    """Return ``||theta - mean_g g.theta||``: the distance to the group-symmetric states.
+
+    ``mean_g g.theta`` (the Reynolds average) is the nearest symmetric point when
+    the action is orthogonal (e.g. a permutation of neurons).
+
+    Args:
+      params: any pytree ``theta``.
+      act: ``act(g, params) -> params``, the action of element ``g`` on the
+        parameters; it is vmapped over ``elements``.
+      elements: the group elements, e.g. ``jnp.arange(G.order)``.
+
+    Returns:
+      A non-negative scalar.
+
+    >>> import jax.numpy as jnp
+    >>> swap = lambda g, p: jnp.where(g == 1, p[::-1], p)
+    >>> float(distance_to_symmetric(jnp.array([2.0, 2.0]), swap, jnp.arange(2)))
+    0.0
+    >>> round(float(distance_to_symmetric(jnp.array([1.0, 3.0]), swap, jnp.arange(2))) ** 2, 4)
+    2.0
+    """
+    elements = jnp.asarray(elements)
+    if elements.ndim != 1 or elements.shape[0] == 0:
+        raise ValueError(f"elements must be a non-empty 1-D array of group elements, got shape {elements.shape}")
+    orbit = jax.vmap(lambda g: act(g, params))(elements)
+    average = jax.tree.map(lambda leaf: jnp.mean(leaf, axis=0), orbit)
+    flat, _ = ravel_pytree(jax.tree.map(jnp.subtract, params, average))
+    return jnp.linalg.norm(flat)
