@@ -1,0 +1,30 @@
+"""Flax Linen equivariant layers: thin wrappers over :mod:`symjax.functional`, and :func:`export`.
+
+>>> import jax, jax.numpy as jnp
+>>> import flax.linen as fnn
+>>> from symjax import groups, nn
+>>> G = groups.dihedral(4)
+>>> class Net(fnn.Module):
+...     @fnn.compact
+...     def __call__(self, x):
+...         f = fnn.relu(nn.LiftingConv(G, 4)(x))
+...         f = fnn.relu(nn.GroupConv(G, 4)(f))
+...         return nn.GroupPool()(f).mean(axis=(1, 2))
+>>> x = jnp.ones((2, 9, 9, 1))
+>>> variables = Net().init(jax.random.key(0), x)
+>>> Net().apply(variables, x).shape
+(2, 4)
+"""
+from symjax.nn._export import export
+from symjax.nn._layers import (
+    GroupBatchNorm,
+    GroupConv,
+    GroupPool,
+    LiftingConv,
+    SetLinear,
+    SetPool,
+    default_kernel_init,
+)
+
+__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
+           "default_kernel_init", "export"]

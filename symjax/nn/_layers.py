@@ -1,0 +1,224 @@
+"""Flax Linen modules: each declares its parameters and calls :mod:`symjax.functional`."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax.linen.dtypes import promote_dtype
+
+from symjax import functional as F
+from symjax.functional._checks import (
+    Padding,
+    canonical_kernel_size,
+    check_exact_group,
+    check_group_axis,
+    check_rank,
+)
+from symjax.groups import FiniteGroup
+
+__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
+           "default_kernel_init"]
+
+Initializer = Callable[..., jax.Array]
+
+default_kernel_init: Initializer = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
+"""He initialisation with fan-in ``prod(kernel.shape[:-1])``: ``kh*kw*cin`` for lifting
+kernels and ``kh*kw*cin*|G|`` for group kernels (the group axis counts), so ReLU
+networks keep activations of order one at any depth."""
+
+
+class LiftingConv(nn.Module):
+    """Lifting convolution ``(N, H, W, cin) -> (N, H', W', features, |G|)`` (:func:`symjax.functional.lifting_conv`).
+
+    Attributes:
+      group: an exact group (C1, C2, C4, D1, D2, D4).
+      features: output channels per group element.
+      kernel_size: an int or a pair (odd and square for exact equivariance).
+      strides: an int or a pair.
+      padding: ``"SAME"``, ``"VALID"``, an int, a pair of ints or ``((top, bottom), (left, right))``.
+      use_bias: one bias per output channel, shared over the group axis.
+      dtype: computation dtype (default: inferred from input and parameters).
+      param_dtype: parameter dtype.
+      kernel_init: initialiser of the ``(kh, kw, cin, features)`` kernel.
+      bias_init: initialiser of the ``(features,)`` bias.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import groups
+    >>> layer = LiftingConv(groups.dihedral(4), features=6)
+    >>> variables = layer.init(jax.random.key(0), jnp.ones((1, 9, 9, 3)))
+    >>> variables["params"]["kernel"].shape, layer.apply(variables, jnp.ones((1, 9, 9, 3))).shape
+    ((3, 3, 3, 6), (1, 9, 9, 6, 8))
+    """
+
+    group: FiniteGroup
+    features: int
+    kernel_size: int | Sequence[int] = (3, 3)
+    strides: int | Sequence[int] = 1
+    padding: Padding = "SAME"
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    kernel_init: Initializer = default_kernel_init
+    bias_init: Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        check_exact_group(self.group, "LiftingConv", "group")
+        x = check_rank(x, 4, "LiftingConv", "(N, H, W, C)")
+        kh, kw = canonical_kernel_size(self.kernel_size, "LiftingConv")
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias)
+
+
+class GroupConv(nn.Module):
+    """Group convolution ``(N, H, W, cin, |G|) -> (N, H', W', features, |G|)`` (:func:`symjax.functional.group_conv`).
+
+    Attributes are those of :class:`LiftingConv`; the kernel is ``(kh, kw, cin, |G|, features)``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import groups
+    >>> layer = GroupConv(groups.cyclic(4), features=5, strides=2)
+    >>> f = jnp.ones((1, 9, 9, 2, 4))
+    >>> layer.apply(layer.init(jax.random.key(0), f), f).shape
+    (1, 5, 5, 5, 4)
+    """
+
+    group: FiniteGroup
+    features: int
+    kernel_size: int | Sequence[int] = (3, 3)
+    strides: int | Sequence[int] = 1
+    padding: Padding = "SAME"
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    kernel_init: Initializer = default_kernel_init
+    bias_init: Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        G = check_exact_group(self.group, "GroupConv", "group")
+        x = check_rank(x, 5, "GroupConv", "(N, H, W, C, |G|)")
+        check_group_axis(x, G, "GroupConv")
+        kh, kw = canonical_kernel_size(self.kernel_size, "GroupConv")
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-2], G.order, self.features),
+                            self.param_dtype)
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+        return F.group_conv(x, kernel, G, strides=self.strides, padding=self.padding, bias=bias)
+
+
+class GroupPool(nn.Module):
+    """Pool over the group axis: ``(..., C, |G|) -> (..., C)`` (:func:`symjax.functional.group_pool`).
+
+    >>> import jax.numpy as jnp
+    >>> GroupPool("mean").apply({}, jnp.ones((2, 5, 5, 3, 8))).shape
+    (2, 5, 5, 3)
+    """
+
+    reduce: str = "max"
+
+    def __call__(self, f: jax.Array) -> jax.Array:
+        return F.group_pool(f, self.reduce)
+
+
+class GroupBatchNorm(nn.Module):
+    """Batch normalisation of group feature maps ``(N, ..., C, |G|)``, equivariant in training and inference.
+
+    Statistics are per channel over batch, space and the group axis
+    (:func:`symjax.functional.group_moments`); scale and bias are per channel,
+    shared over the group axis. Arguments as :class:`flax.linen.BatchNorm`;
+    creates ``params`` (``scale``, ``bias``) and ``batch_stats`` (``mean``, ``var``).
+
+    >>> import jax, jax.numpy as jnp
+    >>> bn = GroupBatchNorm(use_running_average=False)
+    >>> f = jax.random.normal(jax.random.key(0), (4, 5, 5, 3, 8))
+    >>> variables = bn.init(jax.random.key(1), f)
+    >>> y, updates = bn.apply(variables, f, mutable=["batch_stats"])
+    >>> y.shape, updates["batch_stats"]["mean"].shape
+    ((4, 5, 5, 3, 8), (3,))
+    """
+
+    use_running_average: bool | None = None
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    use_bias: bool = True
+    use_scale: bool = True
+    bias_init: Initializer = nn.initializers.zeros_init()
+    scale_init: Initializer = nn.initializers.ones_init()
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
+        use_running_average = nn.merge_param("use_running_average", self.use_running_average,
+                                             use_running_average)
+        x = jnp.asarray(x)
+        if x.ndim < 3:
+            raise ValueError(f"GroupBatchNorm expects x of shape (N, ..., C, |G|), got shape {x.shape}")
+        c = x.shape[-2]
+        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
+        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
+        scale = self.param("scale", self.scale_init, (c,), self.param_dtype) if self.use_scale else None
+        bias = self.param("bias", self.bias_init, (c,), self.param_dtype) if self.use_bias else None
+        if use_running_average:
+            mean, var = ra_mean.value, ra_var.value
+        else:
+            initializing = self.is_initializing()
+            mean, var = F.group_moments(x, axis_name=None if initializing else self.axis_name)
+            if not initializing:
+                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        dtype = self.dtype if self.dtype is not None else jnp.result_type(
+            *[a for a in (x, scale, bias) if a is not None])
+        return F.group_batch_norm(x, mean, var, scale, bias, epsilon=self.epsilon, dtype=dtype)
+
+
+class SetLinear(nn.Module):
+    """DeepSets layer on ``(..., N, C)`` (:func:`symjax.functional.set_linear`), permutation-equivariant.
+
+    Parameters ``lam`` and ``gam`` (``(C, features)``) and ``bias`` (``(features,)``).
+
+    >>> import jax, jax.numpy as jnp
+    >>> layer = SetLinear(4)
+    >>> x = jnp.ones((2, 7, 3))
+    >>> layer.apply(layer.init(jax.random.key(0), x), x).shape
+    (2, 7, 4)
+    """
+
+    features: int
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    bias_init: Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"SetLinear expects x of shape (..., N, C), got shape {x.shape}")
+        shape = (x.shape[-1], self.features)
+        lam = self.param("lam", self.kernel_init, shape, self.param_dtype)
+        gam = self.param("gam", self.kernel_init, shape, self.param_dtype)
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        x, lam, gam, bias = promote_dtype(x, lam, gam, bias, dtype=self.dtype)
+        return F.set_linear(x, lam, gam, bias)
+
+
+class SetPool(nn.Module):
+    """Pool over the set axis ``-2``: ``(..., N, C) -> (..., C)`` (:func:`symjax.functional.set_pool`).
+
+    >>> import jax.numpy as jnp
+    >>> SetPool("mean").apply({}, jnp.ones((2, 7, 3))).shape
+    (2, 3)
+    """
+
+    reduce: str = "sum"
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return F.set_pool(x, self.reduce)

@@ -1,0 +1,14 @@
+"""Flax NNX equivariant layers: thin wrappers over :mod:`symjax.functional`, same names as :mod:`symjax.nn`.
+
+>>> import jax.numpy as jnp
+>>> from flax import nnx as fnnx
+>>> from symjax import groups, nnx
+>>> G = groups.cyclic(4)
+>>> rngs = fnnx.Rngs(0)
+>>> lift, conv = nnx.LiftingConv(G, 1, 4, rngs=rngs), nnx.GroupConv(G, 4, 4, rngs=rngs)
+>>> nnx.GroupPool()(conv(fnnx.relu(lift(jnp.ones((2, 9, 9, 1)))))).shape
+(2, 9, 9, 4)
+"""
+from symjax.nnx._layers import GroupBatchNorm, GroupConv, GroupPool, LiftingConv, SetLinear, SetPool
+
+__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool"]
