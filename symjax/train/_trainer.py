@@ -250,6 +250,7 @@ class Trainer:
         self._step = jax.jit(self._train_step, in_shardings=(replicated, data), out_shardings=replicated)
         self._eval = jax.jit(self._eval_step, in_shardings=(replicated, data), out_shardings=replicated)
         self._predict = jax.jit(self._predict_fn)
+        self._init_variables = jax.jit(self._init_fn)
 
     # ----------------------------------------------------------------- model
 
@@ -269,6 +270,9 @@ class Trainer:
         if not train:
             return outputs, model_state
         return outputs, nnx.split(module, nnx.Param, ...)[2]
+
+    def _init_fn(self, k_params: jax.Array, k_dropout: jax.Array, x: jax.Array) -> dict:
+        return self.model.init({"params": k_params, "dropout": k_dropout}, x, **_mode_kwargs(self.model, False))
 
     def _loss(self, outputs: Any, batch: Batch) -> tuple[jax.Array, dict[str, jax.Array]]:
         result = self.loss_fn(outputs, batch)
@@ -430,10 +434,7 @@ class Trainer:
         batch, _ = self.shard(example_batch, "example_batch")
         if self._kind == "linen":
             key, k_params, k_dropout = jax.random.split(key, 3)
-            init = jax.jit(
-                lambda kp, kd, x: self.model.init({"params": kp, "dropout": kd}, x, **_mode_kwargs(self.model, False))
-            )
-            variables = dict(init(k_params, k_dropout, batch[self.input_key]))
+            variables = dict(self._init_variables(k_params, k_dropout, batch[self.input_key]))
             if "params" not in variables:
                 raise ValueError("model must create a 'params' collection; model.init returned none")
             params = variables.pop("params")

@@ -3,8 +3,10 @@
 from types import SimpleNamespace
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 from sklearn.datasets import load_digits
@@ -58,3 +60,29 @@ def kit():
     return SimpleNamespace(
         LinenMLP=LinenMLP, NNXMLP=NNXMLP, batches_of=batches_of, cross_entropy=cross_entropy
     )
+
+
+@pytest.fixture(scope="session")
+def linen_trainer():
+    """One compiled Linen trainer (BatchNorm, dropout, adam) shared by the tests that only read it."""
+    from symjax.train import Trainer
+
+    return Trainer(LinenMLP(), optax.adam(1e-2), cross_entropy)
+
+
+@pytest.fixture(scope="session")
+def nnx_trainer():
+    """One compiled NNX trainer (BatchNorm, dropout, adam) shared by the tests that only read it."""
+    from symjax.train import Trainer
+
+    return Trainer(NNXMLP(rngs=nnx.Rngs(0)), optax.adam(1e-2), cross_entropy)
+
+
+@pytest.fixture(scope="session")
+def nnx_syre_trainer():
+    """One compiled NNX trainer with anisotropic symmetry removal, shared by read-only tests."""
+    from symjax import symmetry
+    from symjax.train import Trainer
+
+    syre = symmetry.Syre(1e-2, jax.random.key(5), anisotropy=0.01)
+    return Trainer(NNXMLP(rngs=nnx.Rngs(0)), optax.adam(1e-2), cross_entropy, symmetry_removal=syre)

@@ -26,10 +26,9 @@ def _equal(a, b):
 
 
 @pytest.mark.parametrize("kind", ["linen", "nnx"])
-def test_loss_falls_on_digits(digits, kind, kit):
+def test_loss_falls_on_digits(digits, kind, kit, request):
     x, y = digits
-    model = kit.LinenMLP() if kind == "linen" else kit.NNXMLP(rngs=nnx.Rngs(0))
-    trainer = Trainer(model, optax.adam(1e-2), kit.cross_entropy)
+    trainer = request.getfixturevalue(f"{kind}_trainer")
     train, test = kit.batches_of(x[:320], y[:320], 32), kit.batches_of(x[320:], y[320:], 40)
     state = trainer.init(jax.random.key(0), train[0])
     before = trainer.evaluate(state, test)
@@ -42,9 +41,9 @@ def test_loss_falls_on_digits(digits, kind, kit):
     assert set(history[0]) >= {"epoch", "step", "time", "loss", "accuracy", "grad_norm", "skipped", "eval_loss"}
 
 
-def test_linen_modes_batch_stats_and_dropout(digits, kit):
+def test_linen_modes_batch_stats_and_dropout(digits, linen_trainer):
     x, y = digits
-    trainer = Trainer(kit.LinenMLP(), optax.sgd(0.1), kit.cross_entropy)
+    trainer = linen_trainer
     batch = {"x": x[:32], "y": y[:32]}
     state = trainer.init(jax.random.key(0), batch)
     assert set(state.model_state) == {"batch_stats"}
@@ -56,11 +55,11 @@ def test_linen_modes_batch_stats_and_dropout(digits, kit):
     assert not np.array_equal(jax.random.key_data(new.rng), jax.random.key_data(state.rng))
 
 
-def test_nnx_modes_and_user_module_untouched(digits, kit):
+def test_nnx_modes_and_user_module_untouched(digits, nnx_trainer):
     x, y = digits
-    model = kit.NNXMLP(rngs=nnx.Rngs(0))
+    trainer = nnx_trainer
+    model = nnx.clone(trainer.model)
     kernel = np.asarray(model.linear1.kernel[...])
-    trainer = Trainer(model, optax.sgd(0.1), kit.cross_entropy)
     batch = {"x": x[:32], "y": y[:32]}
     state = trainer.init(jax.random.key(0), batch)
     new, _ = trainer.step(state, batch)
@@ -73,9 +72,9 @@ def test_nnx_modes_and_user_module_untouched(digits, kit):
     np.testing.assert_allclose(model(x[:8]), trainer.predict(new, x[:8]), rtol=1e-5, atol=1e-6)
 
 
-def test_step_is_a_pure_function_of_state_and_batch(digits, kit):
+def test_step_is_a_pure_function_of_state_and_batch(digits, linen_trainer):
     x, y = digits
-    trainer = Trainer(kit.LinenMLP(), optax.adam(1e-2), kit.cross_entropy)
+    trainer = linen_trainer
     batch = {"x": x[:32], "y": y[:32]}
     state = trainer.init(jax.random.key(0), batch)
     a, metrics_a = trainer.step(state, batch)
@@ -85,10 +84,9 @@ def test_step_is_a_pure_function_of_state_and_batch(digits, kit):
 
 
 @pytest.mark.parametrize("kind", ["linen", "nnx"])
-def test_nan_batch_leaves_state_untouched(digits, kind, kit):
+def test_nan_batch_leaves_state_untouched(digits, kind, request):
     x, y = digits
-    model = kit.LinenMLP() if kind == "linen" else kit.NNXMLP(rngs=nnx.Rngs(0))
-    trainer = Trainer(model, optax.adam(1e-2), kit.cross_entropy)
+    trainer = request.getfixturevalue(f"{kind}_trainer")
     good = {"x": x[:32], "y": y[:32]}
     state = trainer.init(jax.random.key(0), good)
     state, _ = trainer.step(state, good)
@@ -141,10 +139,9 @@ def test_syre_model_sees_effective_params():
     assert not np.allclose(eff["kernel"], state.params["kernel"])
 
 
-def test_syre_with_nnx(digits, kit):
+def test_syre_with_nnx(digits, kit, nnx_syre_trainer):
     x, y = digits
-    syre = symmetry.Syre(1e-2, jax.random.key(3))
-    trainer = Trainer(kit.NNXMLP(rngs=nnx.Rngs(0)), optax.adam(1e-2), kit.cross_entropy, symmetry_removal=syre)
+    trainer = nnx_syre_trainer
     train = kit.batches_of(x[:320], y[:320], 32)
     state = trainer.init(jax.random.key(0), train[0])
     state, history = trainer.fit(state, train, epochs=2, progress=False)
@@ -157,27 +154,26 @@ def test_syre_with_nnx(digits, kit):
     )
 
 
-def test_fit_callable_batches_epoch_metrics_and_progress(digits, monkeypatch, kit):
+def test_fit_callable_batches_epoch_metrics_and_progress(digits, monkeypatch, kit, linen_trainer):
     x, y = digits
-    model = nn.Sequential([nn.Dense(16), nn.relu, nn.Dense(10)])
-    trainer = Trainer(model, optax.adam(1e-2), kit.cross_entropy)
+    trainer = linen_trainer
     seen = []
 
     def batches(epoch):
         seen.append(epoch)
         order = np.random.default_rng(epoch).permutation(320)
-        return kit.batches_of(x[order], y[order], 64)
+        return kit.batches_of(x[order], y[order], 32)
 
     state = trainer.init(jax.random.key(0), batches(0)[0])
     seen.clear()
-    measure = symmetry_metrics(trainer, ranks=["layers_0/kernel"], neurons=[("layers_0/kernel", "layers_2/kernel")])
+    measure = symmetry_metrics(trainer, ranks=["Dense_0/kernel"], neurons=[("Dense_0/kernel", "Dense_1/kernel")])
     terminal = io.StringIO()
     terminal.isatty = lambda: True
     monkeypatch.setattr(sys, "stdout", terminal)
     state, history = trainer.fit(state, batches, epochs=2, epoch_metrics=measure)
     monkeypatch.undo()
     assert seen == [0, 1]
-    assert history[1]["rank/layers_0/kernel"] == 16.0 and history[1]["neurons/layers_0/kernel"] == 16.0
+    assert history[1]["rank/Dense_0/kernel"] == 32.0 and history[1]["neurons/Dense_0/kernel"] == 32.0
     assert "epoch 2" in terminal.getvalue() and "loss" in terminal.getvalue()
     state, _ = trainer.fit(state, batches, epochs=1, progress=False)
     assert seen == [0, 1, 2]
