@@ -101,11 +101,12 @@ def test_ranks_of_simple_matrices():
     assert float(low_rankness(jnp.eye(3))) == 0.0
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(rank=st.integers(1, 6), seed=st.integers(0, 2**31 - 1), c=st.floats(1e-2, 1e2))
 def test_rank_properties(rank, seed, c):
     ka, kb = jax.random.split(jax.random.key(seed))
-    m = jax.random.normal(ka, (8, rank)) @ jax.random.normal(kb, (rank, 6))
+    keep = (jnp.arange(6) < rank).astype(jnp.float32)  # fixed shapes: one compilation
+    m = (jax.random.normal(ka, (8, 6)) * keep) @ jax.random.normal(kb, (6, 6))
     assert int(numerical_rank(m)) == rank
     assert float(low_rankness(m)) == pytest.approx(1 - rank / 6)
     er = float(effective_rank(m))
@@ -210,7 +211,7 @@ def test_mirror_distance_checks_the_projection():
         mirror_distance(params, jnp.eye(2))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_distance_to_symmetric_under_a_cyclic_group(seed):
     theta = jax.random.normal(jax.random.key(seed), (4, 3))

@@ -129,9 +129,9 @@ def test_dict_and_frozendict_agree():
     np.testing.assert_array_equal(a["k"], b["k"])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(
-    shape=st.sampled_from([(4000,), (40, 100), (8, 25, 20), (2, 3, 5, 134)]),
+    shape=st.sampled_from([(4000,), (40, 100), (8, 25, 20)]),
     scale=st.sampled_from([0.01, 0.1, 1.0]),
     seed=st.integers(0, 2**31 - 1),
 )
