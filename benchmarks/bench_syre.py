@@ -1,0 +1,158 @@
+"""syre overhead: `optim.syre_adamw` vs `optax.adamw` on a ~4M-parameter MLP.
+
+Times a full jitted train step (forward, backward, optimizer) and the optimizer
+update alone, for `optax.adamw`, `optim.syre_adamw` (anchor stored in the
+state) and `optim.syre_adamw(regenerate=True)` (anchor redrawn from its key
+every step). All three run in this one process, warmed up, interleaved, with
+the order rotated every repetition (the first-timed step tends to be slower);
+we report medians and ratios to adamw, plus the bytes held by each optimizer
+state.
+
+    python benchmarks/bench_syre.py [--quick] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from symjax import optim
+
+WIDTHS = (1024, 1536, 1536, 10)
+BATCH = 64
+LEARNING_RATE, WEIGHT_DECAY = 1e-3, 1e-4
+
+
+def init_mlp(key: jax.Array) -> dict:
+    """Flax-layout MLP parameters for ``WIDTHS``."""
+    params = {}
+    for i, (fan_in, fan_out) in enumerate(zip(WIDTHS[:-1], WIDTHS[1:])):
+        key, sub = jax.random.split(key)
+        params[f"dense_{i}"] = {
+            "kernel": jax.random.normal(sub, (fan_in, fan_out)) / jnp.sqrt(fan_in),
+            "bias": jnp.zeros(fan_out),
+        }
+    return params
+
+
+def loss_fn(params: dict, x: jax.Array, y: jax.Array) -> jax.Array:
+    h = x
+    for i in range(len(WIDTHS) - 1):
+        layer = params[f"dense_{i}"]
+        h = h @ layer["kernel"] + layer["bias"]
+        if i < len(WIDTHS) - 2:
+            h = jax.nn.relu(h)
+    return optax.softmax_cross_entropy_with_integer_labels(h, y).mean()
+
+
+def state_bytes(state) -> int:
+    """Bytes held by the leaves of an optimizer state (a typed key counts its key data)."""
+    total = 0
+    for leaf in jax.tree.leaves(state):
+        if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        total += leaf.nbytes
+    return total
+
+
+def optimizers(key: jax.Array) -> dict:
+    return {
+        "adamw": optax.adamw(LEARNING_RATE, weight_decay=WEIGHT_DECAY),
+        "syre_adamw": optim.syre_adamw(LEARNING_RATE, WEIGHT_DECAY, key=key),
+        "syre_adamw_regenerate": optim.syre_adamw(LEARNING_RATE, WEIGHT_DECAY, key=key, regenerate=True),
+    }
+
+
+def _compile(opt: optax.GradientTransformation):
+    def train_step(params, state, x, y):
+        grads = jax.grad(loss_fn)(params, x, y)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    def update_only(params, state, grads):
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return jax.jit(train_step, donate_argnums=(0, 1)), jax.jit(update_only, donate_argnums=(0, 1))
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - t0
+
+
+def run(quick: bool = False) -> dict:
+    """Measure syre_adamw against adamw; returns medians (ms), ratios and state bytes."""
+    reps, warmup = (7, 2) if quick else (25, 3)
+    kp, kx, ky, ks = jax.random.split(jax.random.key(0), 4)
+    x = jax.random.normal(kx, (BATCH, WIDTHS[0]))
+    y = jax.random.randint(ky, (BATCH,), 0, WIDTHS[-1])
+    params0 = init_mlp(kp)
+    n_params = sum(leaf.size for leaf in jax.tree.leaves(params0))
+    grads = jax.grad(loss_fn)(params0, x, y)
+    opts = optimizers(ks)
+    names = list(opts)
+    fns = {name: _compile(opt) for name, opt in opts.items()}
+    live = {name: (jax.tree.map(jnp.copy, params0), opt.init(params0)) for name, opt in opts.items()}
+    memory = {name: state_bytes(live[name][1]) for name in names}
+    times = {kind: {name: [] for name in names} for kind in ("train_step", "update_only")}
+    for rep in range(warmup + reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            step, update = fns[name]
+            live[name], t_step = _timed(step, *live[name], x, y)
+            live[name], t_update = _timed(update, *live[name], grads)
+            if rep >= warmup:
+                times["train_step"][name].append(t_step)
+                times["update_only"][name].append(t_update)
+    results = {
+        "config": {
+            "params": n_params,
+            "widths": WIDTHS,
+            "batch": BATCH,
+            "reps": reps,
+            "backend": jax.default_backend(),
+            "devices": str(jax.devices()),
+        },
+        "state_bytes": memory,
+        "state_over_adamw": {name: memory[name] / memory["adamw"] for name in names},
+    }
+    for kind, by_name in times.items():
+        medians = {name: statistics.median(ts) for name, ts in by_name.items()}
+        results[kind] = {
+            "median_ms": {name: 1e3 * t for name, t in medians.items()},
+            "over_adamw": {name: medians[name] / medians["adamw"] for name in names},
+        }
+    return results
+
+
+def _print(results: dict) -> None:
+    cfg = results["config"]
+    print(f"MLP {cfg['widths']} ({cfg['params'] / 1e6:.2f}M params), batch {cfg['batch']}, "
+          f"{cfg['reps']} reps, {cfg['backend']}")
+    print(f"{'optimizer':<24}{'train step':>12}{'/adamw':>8}{'update':>12}{'/adamw':>8}{'state MB':>10}{'/adamw':>8}")
+    for name in results["state_bytes"]:
+        step, update = results["train_step"], results["update_only"]
+        print(f"{name:<24}{step['median_ms'][name]:>10.1f}ms{step['over_adamw'][name]:>8.3f}"
+              f"{update['median_ms'][name]:>10.1f}ms{update['over_adamw'][name]:>8.3f}"
+              f"{results['state_bytes'][name] / 2**20:>10.2f}{results['state_over_adamw'][name]:>8.3f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    args = parser.parse_args()
+    res = run(quick=args.quick)
+    _print(res)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=2)
+    sys.exit(0)
