@@ -172,7 +172,8 @@ def syre(
       scale, mask, anisotropy: as in :func:`symjax.symmetry.remove_symmetry`.
       regenerate: if True the state holds only ``key`` and ``update`` redraws the
         bit-identical anchor every step: no memory for it, one Gaussian draw
-        per parameter per step.
+        per parameter per step. (The update's own arithmetic may round in the
+        last bit differently, since XLA fuses it differently.)
 
     Returns:
       An ``optax.GradientTransformation`` with :class:`DecayTowardState`
