@@ -25,41 +25,34 @@ LIE = [
 
 
 def _layer_args(rep_in, rep_out, seed):
+    """float32 inputs, coefficients and an invariant bias drawn in NumPy (no compilation per shape)."""
     basis = equivariant_basis(rep_in, rep_out)
     inv = invariant_basis(rep_out)
-    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
-    coeffs = jax.random.normal(k1, (len(basis),))
-    bias = jax.random.normal(k2, (len(inv),)) @ jnp.asarray(inv, jnp.float32)
-    x = jax.random.normal(k3, (5, rep_in.dim))
+    rng = np.random.default_rng(seed)
+    coeffs = rng.normal(size=len(basis)).astype(np.float32)
+    bias = (rng.normal(size=len(inv)) @ inv).astype(np.float32)
+    x = rng.normal(size=(5, rep_in.dim)).astype(np.float32)
     return x, coeffs, basis, bias
 
 
-def _f(basis):
-    return jax.jit(lambda x, c, b: equivariant_linear(x, c, basis, b))
+def _check_equivariant(rep_in, rep_out, r_in, r_out, seed):
+    """``f(x rho_in(g)^T) == f(x) rho_out(g)^T`` for the stacked ``(m, d, d)`` matrices, under jit."""
+    x, coeffs, basis, bias = _layer_args(rep_in, rep_out, seed)
+    f = jax.jit(lambda x, c, b: equivariant_linear(x, c, basis, b))
+    moved = np.einsum("gij,nj->gni", r_in, x).astype(np.float32)
+    expected = np.einsum("gij,nj->gni", r_out, np.asarray(f(x, coeffs, bias), np.float64))
+    np.testing.assert_allclose(f(moved, coeffs, bias), expected, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("rep_in, rep_out", FINITE, ids=repr)
 def test_equivariant_for_every_element(rep_in, rep_out):
-    x, coeffs, basis, bias = _layer_args(rep_in, rep_out, 0)
-    G = rep_in.group
-    g = jnp.arange(G.order)
-    r_in, r_out = rep_in.rho(g), rep_out.rho(g)  # (|G|, d, d)
-    y = equivariant_linear(x, coeffs, basis, bias)
-    moved = jnp.einsum("gij,nj->gni", r_in, x)
-    for f in (lambda x: equivariant_linear(x, coeffs, basis, bias), lambda x: _f(basis)(x, coeffs, bias)):
-        np.testing.assert_allclose(f(moved), jnp.einsum("gij,nj->gni", r_out, y), atol=1e-5, rtol=1e-5)
+    _check_equivariant(rep_in, rep_out, rep_in.matrices, rep_out.matrices, 0)
 
 
 @pytest.mark.parametrize("rep_in, rep_out", LIE, ids=repr)
 def test_equivariant_for_sampled_lie_elements(rep_in, rep_out):
-    x, coeffs, basis, bias = _layer_args(rep_in, rep_out, 1)
-    R = rep_in.group.sample(jax.random.key(2), (4,))
-    r_in, r_out = rep_in.rho(R), rep_out.rho(R)
-    y = equivariant_linear(x, coeffs, basis, bias)
-    moved = jnp.einsum("gij,nj->gni", r_in, x)
-    expected = jnp.einsum("gij,nj->gni", r_out, y)
-    np.testing.assert_allclose(equivariant_linear(moved, coeffs, basis, bias), expected, atol=1e-5, rtol=1e-5)
-    np.testing.assert_allclose(_f(basis)(moved, coeffs, bias), expected, atol=1e-5, rtol=1e-5)
+    R = np.asarray(rep_in.group.sample(jax.random.key(2), (4,)), np.float64)
+    _check_equivariant(rep_in, rep_out, rep_in._build(R, np), rep_out._build(R, np), 1)
 
 
 @settings(max_examples=5)
@@ -83,11 +76,13 @@ def test_formula_and_grad():
     rep_in, rep_out = Regular(D4), Standard(D4) + Trivial(D4)
     x, coeffs, basis, bias = _layer_args(rep_in, rep_out, 3)
     W = np.tensordot(np.asarray(coeffs, np.float64), basis, axes=1)
-    np.testing.assert_allclose(equivariant_linear(x, coeffs, basis, bias), np.asarray(x) @ W.T + np.asarray(bias),
-                               atol=1e-5)
+    y = equivariant_linear(x, coeffs, basis, bias)  # eager
+    np.testing.assert_allclose(y, x @ W.T + bias, atol=1e-5)
+    g = rep_in.matrices[5]
+    np.testing.assert_allclose(equivariant_linear(x @ g.T, coeffs, basis, bias), y @ rep_out.matrices[5].T, atol=1e-5)
     assert equivariant_linear(x[0], coeffs, basis).shape == (rep_out.dim,)
     g = jax.grad(lambda c: equivariant_linear(x, c, basis).sum())(coeffs)
-    np.testing.assert_allclose(g, np.einsum("koi,ni->k", basis, np.asarray(x)), atol=1e-4)
+    np.testing.assert_allclose(g, np.einsum("koi,ni->k", basis, x), atol=1e-4)
 
 
 def test_complex_representations():

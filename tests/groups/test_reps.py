@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.linalg import expm
+from scipy.stats import ortho_group, special_ortho_group, unitary_group
 
 from symjax import groups
 from symjax.groups._reps import (
@@ -28,8 +29,12 @@ V, W = Standard(SO3), Standard(O3)
 
 @functools.lru_cache(maxsize=None)
 def _samples(G) -> np.ndarray:
-    """Four Haar samples of a Lie group, drawn once per group (one compiled shape for every test)."""
-    return np.asarray(G.sample(jax.random.key(0), (4,)), np.complex128 if G.kind == "SU" else np.float64)
+    """Four Haar-random elements of a Lie group, float64 (SciPy, so no XLA compilation per group)."""
+    if G.kind == "SU":
+        u = unitary_group.rvs(G.n, size=4, random_state=0)
+        return u / np.linalg.det(u)[:, None, None] ** (1.0 / G.n)
+    sampler = special_ortho_group if G.kind == "SO" else ortho_group
+    return sampler.rvs(G.n, size=4, random_state=0).reshape(4, G.n, G.n)
 
 
 def _sn(n):
