@@ -1,0 +1,120 @@
+"""NNX layers: equivariance, agreement with Linen and functional, batch-norm modes, bad input."""
+import flax.linen as fnn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx as fnnx
+
+from symjax import actions, groups
+from symjax import functional as F
+from symjax import nn, nnx
+
+EXACT = [groups.trivial(), groups.cyclic(2), groups.cyclic(4), groups.dihedral(1), groups.dihedral(2),
+         groups.dihedral(4)]
+TOL = 1e-5
+
+
+def normal(seed, shape):
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+
+
+def equivariance_err(f, G, x, act_in, act_out):
+    def run(x):
+        y = f(x)
+        diffs = jax.vmap(lambda g: jnp.max(jnp.abs(f(act_in(G, g, x)) - act_out(G, g, y))))(jnp.arange(G.order))
+        return jnp.max(diffs) / jnp.max(jnp.abs(y))
+    return float(jax.jit(run)(x))
+
+
+class Block(fnnx.Module):
+    def __init__(self, G, strides, rngs):
+        self.lift = nnx.LiftingConv(G, 2, 3, rngs=rngs)
+        self.conv = nnx.GroupConv(G, 3, 2, strides=strides, rngs=rngs)
+        self.bn = nnx.GroupBatchNorm(2, rngs=rngs)
+        self.pool = nnx.GroupPool("mean")
+
+    def __call__(self, x):
+        return self.bn(self.conv(jax.nn.relu(self.lift(x))))
+
+
+@pytest.mark.parametrize("G,size,strides", [(G, s, 1) for G in EXACT for s in (7, 8)] + [(groups.dihedral(4), 9, 2)],
+                         ids=[f"{G.name}-{s}" for G in EXACT for s in (7, 8)] + ["D4-9-stride2"])
+def test_nnx_layers_equivariant_train_and_eval(G, size, strides):
+    block = Block(G, strides, fnnx.Rngs(0))
+    x = normal(0, (2, size, size, 2))
+    graphdef, state = fnnx.split(block)
+
+    def run(x):  # a fresh copy per call, so training-mode statistics updates do not leak
+        return fnnx.merge(graphdef, state, copy=True)(x)
+
+    assert equivariance_err(run, G, x, actions.on_image, actions.on_group_image) <= TOL  # training mode
+    block.eval()
+    graphdef, state = fnnx.split(block)
+    assert equivariance_err(run, G, x, actions.on_image, actions.on_group_image) <= TOL
+    pooled = lambda x: block.pool(run(x))  # noqa: E731
+    assert equivariance_err(pooled, G, x, actions.on_image, actions.on_image) <= TOL
+
+
+def test_nnx_linen_functional_agree_for_same_weights():
+    G = groups.dihedral(4)
+    x = normal(1, (2, 7, 7, 3))
+    lift = nnx.LiftingConv(G, 3, 4, padding=1, rngs=fnnx.Rngs(0))
+    conv = nnx.GroupConv(G, 4, 2, kernel_size=5, strides=2, rngs=fnnx.Rngs(1))
+    f = lift(x)
+    y = conv(f)
+    np.testing.assert_array_equal(f, F.lifting_conv(x, lift.kernel[...], G, padding=1, bias=lift.bias[...]))
+    linen_f = nn.LiftingConv(G, 4, padding=1).apply(
+        {"params": {"kernel": lift.kernel[...], "bias": lift.bias[...]}}, x)
+    linen_y = nn.GroupConv(G, 2, kernel_size=5, strides=2).apply(
+        {"params": {"kernel": conv.kernel[...], "bias": conv.bias[...]}}, f)
+    np.testing.assert_array_equal(f, linen_f)
+    np.testing.assert_array_equal(y, linen_y)
+    s = normal(2, (2, 5, 3))
+    set_layer = nnx.SetLinear(3, 4, rngs=fnnx.Rngs(0))
+    params = {"lam": set_layer.lam[...], "gam": set_layer.gam[...], "bias": set_layer.bias[...]}
+    np.testing.assert_allclose(set_layer(s), nn.SetLinear(4).apply({"params": params}, s), rtol=1e-6)
+    np.testing.assert_array_equal(nnx.SetPool("max")(s), nn.SetPool("max").apply({}, s))
+
+
+def test_nnx_batch_norm_matches_linen_and_switches_mode():
+    f = normal(3, (4, 5, 5, 3, 8)) * 2.0 + 1.0
+    bn = nnx.GroupBatchNorm(3, momentum=0.9, rngs=fnnx.Rngs(0))
+    linen = nn.GroupBatchNorm(momentum=0.9)
+    variables = linen.init(jax.random.key(0), f, use_running_average=True)
+    y_linen, state = linen.apply(variables, f, use_running_average=False, mutable=["batch_stats"])
+    np.testing.assert_allclose(bn(f), y_linen, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.mean[...], state["batch_stats"]["mean"], rtol=1e-6)
+    bn.eval()
+    assert bn.use_running_average
+    mean = bn.mean[...]
+    bn(f)
+    np.testing.assert_array_equal(bn.mean[...], mean)
+
+
+def test_nnx_works_under_nnx_jit_and_grad():
+    G = groups.cyclic(4)
+    model = nnx.GroupConv(G, 2, 2, rngs=fnnx.Rngs(0))
+    f = normal(4, (1, 5, 5, 2, 4))
+    loss = lambda m: jnp.sum(m(f) ** 2)  # noqa: E731
+    grads = fnnx.jit(fnnx.grad(loss))(model)
+    assert grads["kernel"][...].shape == (3, 3, 2, 4, 2)
+
+
+def test_bad_input():
+    G = groups.dihedral(4)
+    rngs = fnnx.Rngs(0)
+    with pytest.raises(ValueError, match=r"\|G\| = 8.*got 4"):
+        nnx.GroupConv(G, 2, 2, rngs=rngs)(jnp.ones((1, 5, 5, 2, 4)))
+    with pytest.raises(ValueError, match="rank 4"):
+        nnx.LiftingConv(G, 2, 2, rngs=rngs)(jnp.ones((5, 5, 2)))
+    with pytest.raises(ValueError, match="group = C3"):
+        nnx.LiftingConv(groups.cyclic(3), 2, 2, rngs=rngs)
+    with pytest.raises(ValueError, match="padding"):
+        nnx.GroupConv(G, 2, 2, padding="FULL", rngs=rngs)
+    with pytest.raises(ValueError, match="reduce"):
+        nnx.GroupPool("min")
+    with pytest.raises(ValueError, match="reduce"):
+        nnx.SetPool("median")
+    with pytest.raises(ValueError, match=r"\(N, \.\.\., 3, \|G\|\)"):
+        nnx.GroupBatchNorm(3, rngs=rngs)(jnp.ones((2, 5, 5, 4, 8)))
