@@ -1,0 +1,34 @@
+"""The equivariance self-check behind ``symjax check``."""
+import pytest
+from rich.console import Console
+
+from symjax import _selfcheck
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return _selfcheck.equivariance_table(quick=True)
+
+
+def test_every_exact_setting_passes(rows):
+    exact = [r for r in rows if r["status"] == "ok"]
+    assert not [r for r in rows if r["status"] == "FAIL"]
+    assert {r["layer"] for r in exact} >= {"LiftingConv", "GroupConv", "GroupBatchNorm (train)",
+                                           "GroupBatchNorm (eval)", "GroupPool"}
+    assert all(r["error"] <= _selfcheck.TOLERANCE for r in exact)
+
+
+def test_pitfalls_are_reported_not_passed(rows):
+    pitfalls = {r["setting"]: r for r in rows if r["status"] == "pitfall"}
+    assert {"8x8, stride 2, SAME", "7x7, padding ((0, 2), (0, 2))", "7x7, 4x4 kernel, SAME"} <= set(pitfalls)
+    assert all(r["error"] > 1e-3 and r["note"] for r in pitfalls.values())
+    non_square = {r["group"]: r for r in rows if "non-square" in r["setting"]}
+    assert non_square["D4"]["status"] == "n/a" and "square" in non_square["D4"]["note"]
+    assert non_square["D2"]["status"] == "ok"
+
+
+def test_render_table(rows):
+    console = Console(record=True, width=200)
+    console.print(_selfcheck.render_table(rows))
+    text = console.export_text()
+    assert "GroupConv" in text and "pitfall" in text and "stride 2" in text
