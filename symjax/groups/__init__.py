@@ -27,9 +27,23 @@ from symjax.groups._finite import (
     trivial,
 )
 from symjax.groups._lie import O, SO, SU, LieGroup
+from symjax.groups._reps import (
+    DirectSum,
+    Dual,
+    Permutation,
+    Regular,
+    Rep,
+    Standard,
+    TensorProduct,
+    Trivial,
+    equivariant_basis,
+    invariant_basis,
+)
 
 __all__ = [
     "FiniteGroup", "Subgroup", "GroupAxiomError", "check_group", "trivial", "cyclic", "dihedral",
     "symmetric", "alternating", "klein_four", "direct_product", "from_cayley_table", "generate",
     "LieGroup", "SO", "O", "SU",
+    "Rep", "Trivial", "Standard", "Regular", "Permutation", "DirectSum", "TensorProduct", "Dual",
+    "equivariant_basis", "invariant_basis",
 ]
