@@ -122,10 +122,9 @@ def _convolve(x, kernel, bias, G: FiniteGroup, strides, padding, fn: str) -> jax
     dtype = jnp.result_type(x, kernel) if bias is None else jnp.result_type(x, kernel, bias)
     y = lax.conv_general_dilated(x.astype(dtype), kernel.astype(dtype), window_strides=strides,
                                  padding=padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    y = y.reshape(y.shape[:-1] + (-1, G.order))
-    if bias is not None:
-        y = y + bias.astype(dtype)[:, None]
-    return y
+    if bias is not None:  # added on the flat channels, as a plain conv does: XLA keeps it in the conv's fusion
+        y = y + jnp.repeat(bias.astype(dtype), G.order)
+    return y.reshape(y.shape[:-1] + (-1, G.order))
 
 
 def _check_bias(bias, cout: int, fn: str):
