@@ -159,8 +159,8 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
     >>> import jax, jax.numpy as jnp
     >>> from symjax import actions, groups
     >>> G = groups.dihedral(4)
-    >>> x = jax.random.normal(jax.random.key(0), (1, 7, 7, 3))
-    >>> k = jax.random.normal(jax.random.key(1), (3, 3, 3, 2))
+    >>> x = jnp.sin(jnp.arange(147.0)).reshape(1, 7, 7, 3)
+    >>> k = jnp.cos(jnp.arange(54.0)).reshape(3, 3, 3, 2)
     >>> y = lifting_conv(x, k, G)
     >>> y.shape
     (1, 7, 7, 2, 8)
@@ -197,8 +197,8 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
     >>> import jax, jax.numpy as jnp
     >>> from symjax import actions, groups
     >>> G = groups.cyclic(4)
-    >>> f = jax.random.normal(jax.random.key(0), (1, 6, 6, 2, 4))
-    >>> k = jax.random.normal(jax.random.key(1), (3, 3, 2, 4, 3))
+    >>> f = jnp.sin(jnp.arange(288.0)).reshape(1, 6, 6, 2, 4)
+    >>> k = jnp.cos(jnp.arange(216.0)).reshape(3, 3, 2, 4, 3)
     >>> y = group_conv(f, k, G)
     >>> y.shape
     (1, 6, 6, 3, 4)
