@@ -25,6 +25,7 @@ from symjax.nn._layers import (
     SetPool,
     default_kernel_init,
 )
+from symjax.nn._equivariant_linear import EquivariantLinear
 
-__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
+__all__ = ["EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
            "default_kernel_init", "export"]

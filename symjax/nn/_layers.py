@@ -24,7 +24,7 @@ __all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear
 
 Initializer = Callable[..., jax.Array]
 
-_he_normal = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
+_TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
 
 
 def default_kernel_init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
@@ -32,15 +32,19 @@ def default_kernel_init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.f
 
     That is ``kh*kw*cin`` for lifting kernels and ``kh*kw*cin*|G|`` for group
     kernels, so ReLU networks keep activations of order one at any depth. The
-    draw is made as a ``(fan_in, fan_out)`` matrix and reshaped (the same
-    distribution; it compiles twice as fast as a rank-5 draw on CPU).
+    truncated normal (as ``variance_scaling(2.0, "fan_in", "truncated_normal")``)
+    is drawn as one flat vector and reshaped: the same distribution, but XLA:CPU
+    compiles a rank-1 draw several times faster than a rank-5 one, which is most
+    of the time a jitted ``init`` takes.
 
     >>> import jax
     >>> default_kernel_init(jax.random.key(0), (3, 3, 4, 8, 16)).shape
     (3, 3, 4, 8, 16)
     """
     fan_in = math.prod(shape[:-1])
-    return _he_normal(key, (fan_in, shape[-1]), dtype).reshape(shape)
+    std = math.sqrt(2.0 / fan_in) / _TRUNCATED_STD
+    flat = jax.random.truncated_normal(key, -2.0, 2.0, (math.prod(shape),), dtype)
+    return (flat * jnp.asarray(std, dtype)).reshape(shape)
 
 
 class LiftingConv(nn.Module):

@@ -10,5 +10,6 @@
 (2, 9, 9, 4)
 """
 from symjax.nnx._layers import GroupBatchNorm, GroupConv, GroupPool, LiftingConv, SetLinear, SetPool
+from symjax.nnx._equivariant_linear import EquivariantLinear
 
-__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool"]
+__all__ = ["EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool"]
