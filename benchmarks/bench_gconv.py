@@ -1,16 +1,29 @@
-"""G-conv vs plain conv: the cost of symjax's kernel expansion in a training step.
+"""G-conv vs plain conv: the cost of symjax's kernel expansion, over groups, widths, image and batch sizes.
 
-A 7-layer p4 (C4) and p4m (D4) network (a lifting layer and six group
+A 7-layer p4 (C4) or p4m (D4) network (a lifting layer and six group
 convolutions, 3x3, ReLU, group max-pool, spatial mean, Dense head) against a
 plain Flax ``Conv`` network of the same width (``C x |G|`` channels in every
 layer, so both run the same convolutions) with the same head (a max over
-blocks of ``|G|`` channels), so the ratio isolates the convolution layers. Input 28x28x1, batch 32. Timed: a
-jitted train step (forward, backward, Adam update), compile time of that step
-and build time (jitted ``init``). Both sides run in this one process, warmed
-up, interleaved, alternating which side goes first; we report medians and
-symjax/plain ratios (1.0 means the expansion costs nothing).
+blocks of ``|G|`` channels), so the ratio isolates the kernel expansion.
 
-    python benchmarks/bench_gconv.py [--quick] [--json FILE]
+For every configuration (group, channels ``C x |G|``, image size, batch) both
+sides are measured in this one process:
+
+- ``forward``: a jitted ``apply`` (inference);
+- ``train``: a jitted train step (forward, backward, Adam update);
+- ``compile``: lowering and compiling the train step (a fresh trace each time);
+- ``build``: a jitted ``init`` (trace, compile, run), fresh each time;
+- memory: ``jit(...).lower(...).compile().memory_analysis()`` of the train step
+  and the forward (peak, temp, argument and output bytes; XLA's own estimate,
+  on CPU and GPU alike).
+
+Timings are warmed up, interleaved (alternating which side goes first) and
+reduced to medians; each figure is reported as symjax/plain (1.0 means the
+expansion costs nothing) with the absolute times for context. ``--dtype
+bfloat16`` puts parameters and activations of both nets in bfloat16 (meant for
+GPUs; XLA:CPU emulates most bfloat16 arithmetic).
+
+    python benchmarks/bench_gconv.py [--quick] [--dtype {float32,bfloat16}] [--json FILE]
 """
 from __future__ import annotations
 
@@ -18,6 +31,7 @@ import argparse
 import json
 import statistics
 import time
+from typing import Any, NamedTuple
 
 import flax.linen as fnn
 import jax
@@ -27,37 +41,60 @@ import optax
 
 from symjax import functional as F, groups, nn as snn
 
-LAYERS, SIZE, BATCH, CLASSES, WIDTH = 7, 28, 32, 10, 32
+LAYERS, CLASSES = 7, 10
+
+
+class Config(NamedTuple):
+    """One comparison: group name, total channels ``C x |G|``, image size, batch, layers."""
+    group: str
+    channels: int
+    size: int
+    batch: int
+    layers: int = LAYERS
+
+
+BASE = {"channels": 32, "size": 28, "batch": 32}
+# the base configuration, then one axis varied at a time (a full grid is too slow on a small CPU)
+FULL = [dict(BASE), dict(BASE, channels=64), dict(BASE, size=56), dict(BASE, batch=128)]
+QUICK = [dict(BASE)]
+TINY = [dict(channels=8, size=8, batch=2, layers=2)]
+REPS = {"full": (30, 5, 200), "quick": (8, 2, 50), "tiny": (2, 1, 2)}  # steps, compiles/builds, expansions
 
 
 class GroupNet(fnn.Module):
     group: groups.FiniteGroup
     fields: int
+    layers: int = LAYERS
+    dtype: Any = jnp.float32
 
     @fnn.compact
     def __call__(self, x):
-        f = fnn.relu(snn.LiftingConv(self.group, self.fields)(x))
-        for _ in range(LAYERS - 1):
-            f = fnn.relu(snn.GroupConv(self.group, self.fields)(f))
-        return fnn.Dense(CLASSES)(snn.GroupPool()(f).mean(axis=(1, 2)))
+        kw = {"dtype": self.dtype, "param_dtype": self.dtype}
+        f = fnn.relu(snn.LiftingConv(self.group, self.fields, **kw)(x))
+        for _ in range(self.layers - 1):
+            f = fnn.relu(snn.GroupConv(self.group, self.fields, **kw)(f))
+        return fnn.Dense(CLASSES, **kw)(snn.GroupPool()(f).mean(axis=(1, 2)))
 
 
 class PlainNet(fnn.Module):
     """The same network with plain convolutions; the head reduces blocks of ``order`` channels as the group pool does."""
     channels: int
     order: int
+    layers: int = LAYERS
+    dtype: Any = jnp.float32
 
     @fnn.compact
     def __call__(self, x):
-        for _ in range(LAYERS):
-            x = fnn.relu(fnn.Conv(self.channels, (3, 3))(x))
+        kw = {"dtype": self.dtype, "param_dtype": self.dtype}
+        for _ in range(self.layers):
+            x = fnn.relu(fnn.Conv(self.channels, (3, 3), **kw)(x))
         x = x.reshape(x.shape[:-1] + (-1, self.order)).max(axis=-1)
-        return fnn.Dense(CLASSES)(x.mean(axis=(1, 2)))
+        return fnn.Dense(CLASSES, **kw)(x.mean(axis=(1, 2)))
 
 
 def _train_step(model, optimizer):
     def loss_fn(params, x, y):
-        logits = model.apply({"params": params}, x)
+        logits = model.apply({"params": params}, x).astype(jnp.float32)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
     def step(params, opt_state, x, y):
@@ -66,6 +103,10 @@ def _train_step(model, optimizer):
         return optax.apply_updates(params, updates), opt_state, loss
 
     return step
+
+
+def _forward(model):
+    return lambda params, x: model.apply({"params": params}, x)
 
 
 def _seconds(fn) -> float:
@@ -87,95 +128,168 @@ def _interleaved(a, b, reps: int) -> tuple[list[float], list[float]]:
     return ta, tb
 
 
-def _expansion_us(group: groups.FiniteGroup, fields: int, reps: int) -> float:
+def _pair(ta: list[float], tb: list[float], scale: float, unit: str) -> dict:
+    a, b = statistics.median(ta), statistics.median(tb)
+    return {f"symjax_{unit}": scale * a, f"plain_{unit}": scale * b, "ratio": a / b}
+
+
+def _memory(compiled) -> dict:
+    m = compiled.memory_analysis()
+    if m is None:  # a backend without the analysis
+        return {}
+    out = {k: int(getattr(m, f"{k}_size_in_bytes")) for k in ("temp", "argument", "output", "alias")}
+    peak = getattr(m, "peak_memory_in_bytes", 0)
+    out["peak"] = int(peak) if peak else out["temp"] + out["argument"] + out["output"] - out["alias"]
+    return out
+
+
+def _memory_pair(a: dict, b: dict) -> dict:
+    if not a or not b:
+        return {}
+    return {"symjax_bytes": a, "plain_bytes": b, "peak_ratio": a["peak"] / b["peak"],
+            "temp_ratio": a["temp"] / max(b["temp"], 1)}
+
+
+def _expansion_us(group: groups.FiniteGroup, fields: int, dtype, reps: int) -> float:
     """Median time of one layer's kernel expansion, forward and backward, alone (microseconds)."""
     n = group.order
-    kernel, cotangent = jnp.ones((3, 3, fields, n, fields)), jnp.ones((3, 3, fields * n, fields * n))
+    kernel = jnp.ones((3, 3, fields, n, fields), dtype)
+    cotangent = jnp.ones((3, 3, fields * n, fields * n), dtype)
     grad = jax.jit(jax.grad(lambda k: jnp.sum(F.group_kernel(k, group) * cotangent)))
     grad(kernel).block_until_ready()
     return 1e6 * statistics.median(_seconds(lambda: grad(kernel)) for _ in range(reps))
 
 
-def _compare(group: groups.FiniteGroup, quick: bool) -> dict:
-    fields = WIDTH // group.order
-    models = {"symjax": GroupNet(group, fields), "plain": PlainNet(fields * group.order, group.order)}
+def _group(name: str) -> groups.FiniteGroup:
+    return {"C4": groups.cyclic(4), "D4": groups.dihedral(4)}[name]
+
+
+def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
+    """Measure one configuration, symjax against plain; returns a JSON-ready dict."""
+    group = _group(cfg.group)
+    if cfg.channels % group.order:
+        raise ValueError(f"channels must be a multiple of |G| = {group.order}, got {cfg.channels}")
+    reps_step, reps_compile, reps_expansion = REPS[mode]
+    dt = jnp.dtype(dtype)
+    fields = cfg.channels // group.order
+    models = {"symjax": GroupNet(group, fields, cfg.layers, dt),
+              "plain": PlainNet(cfg.channels, group.order, cfg.layers, dt)}
     rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.standard_normal((BATCH, SIZE, SIZE, 1)), jnp.float32)
-    y = jnp.asarray(rng.integers(0, CLASSES, BATCH))
+    x = jnp.asarray(rng.standard_normal((cfg.batch, cfg.size, cfg.size, 1)), dt)
+    y = jnp.asarray(rng.integers(0, CLASSES, cfg.batch))
     optimizer = optax.adam(1e-3)
 
     def build(name):  # a fresh jit each time: trace + compile + run of init
         return lambda: jax.jit(models[name].init)(jax.random.key(0), x)
 
-    def compile_step(name, params, opt_state):  # a fresh step function each time, so nothing is cached
-        return lambda: jax.jit(_train_step(models[name], optimizer)).lower(params, opt_state, x, y).compile() \
-            and jnp.zeros(())
+    steps, forwards = {}, {}
 
-    build("symjax")(), build("plain")()  # warm up tracing machinery
-    reps_build = 2 if quick else 5
-    b_sym, b_plain = _interleaved(build("symjax"), build("plain"), reps_build)
+    def compile_step(name):  # a fresh step function each time, so nothing is cached; the last one is kept
+        def go():
+            steps[name] = jax.jit(_train_step(models[name], optimizer)).lower(*state[name], x, y).compile()
+            return jnp.zeros(())
+        return go
+
+    if mode != "tiny":
+        build("symjax")(), build("plain")()  # warm up tracing machinery
+    b_sym, b_plain = _interleaved(build("symjax"), build("plain"), reps_compile)
 
     state = {}
     for name, model in models.items():
         params = model.init(jax.random.key(0), x)["params"]
         state[name] = [params, optimizer.init(params)]
-    c_sym, c_plain = _interleaved(compile_step("symjax", *state["symjax"]),
-                                  compile_step("plain", *state["plain"]), reps_build)
+    c_sym, c_plain = _interleaved(compile_step("symjax"), compile_step("plain"), reps_compile)
 
-    steps = {name: jax.jit(_train_step(models[name], optimizer)) for name in models}
+    memory = {}
+    for name in models:
+        forwards[name] = jax.jit(_forward(models[name])).lower(state[name][0], x).compile()
+        memory[name] = {"train": _memory(steps[name]), "forward": _memory(forwards[name])}
 
-    def run(name):
+    def train(name):
         def go():
             params, opt_state, loss = steps[name](*state[name], x, y)
             state[name] = [params, opt_state]
             return loss
         return go
 
+    def forward(name):
+        return lambda: forwards[name](state[name][0], x)
+
     for _ in range(2):  # warm-up: compile and settle
-        run("symjax")(), run("plain")()
-    t_sym, t_plain = _interleaved(run("symjax"), run("plain"), 6 if quick else 30)
-    med = statistics.median
+        train("symjax")(), train("plain")(), forward("symjax")(), forward("plain")()
+    t_sym, t_plain = _interleaved(train("symjax"), train("plain"), reps_step)
+    f_sym, f_plain = _interleaved(forward("symjax"), forward("plain"), reps_step)
     return {
-        "group": group.name, "fields": fields, "channels": fields * group.order,
-        "step_ms": {"symjax": 1e3 * med(t_sym), "plain": 1e3 * med(t_plain)},
-        "step_ratio": med(t_sym) / med(t_plain),
-        "compile_s": {"symjax": med(c_sym), "plain": med(c_plain)},
-        "compile_ratio": med(c_sym) / med(c_plain),
-        "build_s": {"symjax": med(b_sym), "plain": med(b_plain)},
-        "build_ratio": med(b_sym) / med(b_plain),
-        "step_samples": len(t_sym),
-        "expansion_us_per_layer": _expansion_us(group, fields, 50 if quick else 200),
+        **cfg._asdict(), "fields": fields, "dtype": dtype,
+        "train": _pair(t_sym, t_plain, 1e3, "ms"),
+        "forward": _pair(f_sym, f_plain, 1e3, "ms"),
+        "compile": _pair(c_sym, c_plain, 1.0, "s"),
+        "build": _pair(b_sym, b_plain, 1.0, "s"),
+        "memory_train": _memory_pair(memory["symjax"]["train"], memory["plain"]["train"]),
+        "memory_forward": _memory_pair(memory["symjax"]["forward"], memory["plain"]["forward"]),
+        "samples": {"train": len(t_sym), "compile": len(c_sym)},
+        "expansion_us_per_layer": _expansion_us(group, fields, dt, reps_expansion),
     }
 
 
-def run(quick: bool = False) -> dict:
-    """Run the comparison for p4 and p4m; returns a JSON-ready dict of medians and ratios."""
+def run(quick: bool = False, dtype: str = "float32", tiny: bool = False) -> dict:
+    """Compare symjax and plain over p4/p4m and the configurations; a JSON-ready dict of medians and ratios.
+
+    Args:
+      quick: the base configuration only, fewer repetitions.
+      dtype: ``"float32"`` or ``"bfloat16"`` (parameters and activations of both nets).
+      tiny: p4 only, a 2-layer net on 8x8 images, one or two repetitions (a smoke test, not a measurement).
+    """
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+    mode = "tiny" if tiny else "quick" if quick else "full"
+    shapes = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
+    configs = [Config(g, **s) for s in shapes for g in (("C4",) if tiny else ("C4", "D4"))]
     return {
         "benchmark": "gconv_vs_plain_conv",
-        "config": {"layers": LAYERS, "image": SIZE, "batch": BATCH, "kernel": 3, "channels": WIDTH,
-                   "quick": quick},
-        "device": str(jax.devices()[0]), "jax": jax.__version__,
-        "results": [_compare(groups.cyclic(4), quick), _compare(groups.dihedral(4), quick)],
+        "config": {"mode": mode, "dtype": dtype, "kernel": 3, "layers": configs[0].layers,
+                   "reps": dict(zip(("train_forward", "compile_build", "expansion"), REPS[mode]))},
+        "device": str(jax.devices()[0]), "backend": jax.default_backend(), "jax": jax.__version__,
+        "results": [compare(c, dtype, mode) for c in configs],
     }
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.2f}"
 
 
 def _print(result: dict) -> None:
     print(f"G-conv vs plain conv ({result['config']}, {result['device']})")
-    print(f"{'net':6} {'step symjax':>12} {'step plain':>11} {'ratio':>6} {'compile':>8} {'build':>6} "
-          f"{'expansion/layer':>16}")
+    print("ratios symjax/plain; absolute symjax | plain; peak memory of the train step in MiB")
+    print(f"{'net':4} {'C':>4} {'size':>4} {'batch':>5} | {'train':>5} {'ms':>15} | {'fwd':>5} {'ms':>13} | "
+          f"{'compile':>7} {'s':>11} | {'build':>5} {'s':>11} | {'peak':>5} {'MiB':>13}")
     for r in result["results"]:
-        name = "p4" if r["group"] == "C4" else "p4m"
-        print(f"{name:6} {r['step_ms']['symjax']:10.1f}ms {r['step_ms']['plain']:9.1f}ms {r['step_ratio']:6.3f} "
-              f"{r['compile_ratio']:8.3f} {r['build_ratio']:6.3f} {r['expansion_us_per_layer']:14.1f}us")
+        net = "p4" if r["group"] == "C4" else "p4m"
+        t, f, c, b, m = r["train"], r["forward"], r["compile"], r["build"], r["memory_train"]
+        mem = (f"{m['peak_ratio']:5.2f} {_mib(m['symjax_bytes']['peak']):>6}|{_mib(m['plain_bytes']['peak']):<6}"
+               if m else f"{'-':>5} {'':13}")
+        print(f"{net:4} {r['channels']:4d} {r['size']:4d} {r['batch']:5d} | "
+              f"{t['ratio']:5.3f} {t['symjax_ms']:7.1f}|{t['plain_ms']:<7.1f} | "
+              f"{f['ratio']:5.3f} {f['symjax_ms']:6.1f}|{f['plain_ms']:<6.1f} | "
+              f"{c['ratio']:7.2f} {c['symjax_s']:5.2f}|{c['plain_s']:<5.2f} | "
+              f"{b['ratio']:5.2f} {b['symjax_s']:5.2f}|{b['plain_s']:<5.2f} | {mem}")
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--quick", action="store_true", help="the base configuration only, fewer repetitions")
+    parser.add_argument("--tiny", action="store_true", help="a 2-layer 8x8 smoke run (seconds; not a measurement)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="parameters and activations of both nets (default float32)")
     parser.add_argument("--json", help="write the results to this file")
-    args = parser.parse_args()
-    result = run(args.quick)
+    args = parser.parse_args(argv)
+    result = run(args.quick, args.dtype, args.tiny)
     _print(result)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
