@@ -92,7 +92,15 @@ def equivariance_table(quick: bool = False) -> list[dict]:
       (``"ok"``; ``"FAIL"`` when a setting that must be exact is not;
       ``"pitfall"`` for a known non-equivariant setting, measured; ``"n/a"``
       when the action is undefined) and ``note``.
+
+    Measured at ``"highest"`` matmul precision, so a GPU's default TF32
+    convolutions do not hide (or fake) an equivariance error.
     """
+    with jax.default_matmul_precision("highest"):
+        return _equivariance_rows(quick)
+
+
+def _equivariance_rows(quick: bool) -> list[dict]:
     names = ("C4", "D4") if quick else _EXACT
     sizes = ((7, "7x7"),) if quick else ((7, "7x7"), (8, "8x8"))
     rows = []

@@ -33,7 +33,8 @@ def _plain_conv(m: LiftingConv | GroupConv) -> nn.Conv:
                    kernel_size=canonical_kernel_size(m.kernel_size, type(m).__name__),
                    strides=canonical_strides(m.strides, type(m).__name__),
                    padding=canonical_padding(m.padding, type(m).__name__),
-                   use_bias=m.use_bias, dtype=m.dtype, param_dtype=m.param_dtype, parent=m)
+                   use_bias=m.use_bias, dtype=m.dtype, param_dtype=m.param_dtype, precision=m.precision,
+                   parent=m)
 
 
 class ExportedModel(nn.Module):

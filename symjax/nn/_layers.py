@@ -61,6 +61,8 @@ class LiftingConv(nn.Module):
       param_dtype: parameter dtype.
       kernel_init: initialiser of the ``(kh, kw, cin, features)`` kernel.
       bias_init: initialiser of the ``(features,)`` bias.
+      precision: of the convolution, as in ``flax.linen.Conv`` (``"highest"``
+        keeps float32 rounding on GPUs that default to TF32).
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax import groups
@@ -80,6 +82,7 @@ class LiftingConv(nn.Module):
     param_dtype: Any = jnp.float32
     kernel_init: Initializer = default_kernel_init
     bias_init: Initializer = nn.initializers.zeros_init()
+    precision: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -89,7 +92,8 @@ class LiftingConv(nn.Module):
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
-        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias)
+        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
+                              precision=self.precision)
 
 
 class GroupConv(nn.Module):
@@ -115,6 +119,7 @@ class GroupConv(nn.Module):
     param_dtype: Any = jnp.float32
     kernel_init: Initializer = default_kernel_init
     bias_init: Initializer = nn.initializers.zeros_init()
+    precision: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -126,7 +131,8 @@ class GroupConv(nn.Module):
                             self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
-        return F.group_conv(x, kernel, G, strides=self.strides, padding=self.padding, bias=bias)
+        return F.group_conv(x, kernel, G, strides=self.strides, padding=self.padding, bias=bias,
+                              precision=self.precision)
 
 
 class GroupPool(nn.Module):

@@ -35,8 +35,9 @@ class _Conv(nnx.Module):
 
     def __init__(self, group: FiniteGroup, kernel_shape: tuple[int, ...], out_features: int, strides, padding,
                  use_bias: bool, dtype, param_dtype, kernel_init: Initializer, bias_init: Initializer,
-                 rngs: nnx.Rngs):
+                 rngs: nnx.Rngs, precision=None):
         self.group = check_exact_group(group, self._name, "group")
+        self.precision = precision
         self.strides = canonical_strides(strides, self._name)
         self.padding = canonical_padding(padding, self._name)
         self.dtype = dtype
@@ -68,15 +69,16 @@ class LiftingConv(_Conv):
                  kernel_size: int | Sequence[int] = (3, 3), strides: int | Sequence[int] = 1,
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = default_kernel_init,
-                 bias_init: Initializer = nnx.initializers.zeros_init(), *, rngs: nnx.Rngs):
+                 bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
         kh, kw = canonical_kernel_size(kernel_size, self._name)
         super().__init__(group, (kh, kw, in_features, out_features), out_features, strides, padding, use_bias,
-                         dtype, param_dtype, kernel_init, bias_init, rngs)
+                         dtype, param_dtype, kernel_init, bias_init, rngs, precision)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = check_rank(x, 4, self._name, "(N, H, W, C)")
         x, kernel, bias = self._params(x)
-        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias)
+        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
+                              precision=self.precision)
 
 
 class GroupConv(_Conv):
@@ -98,17 +100,18 @@ class GroupConv(_Conv):
                  kernel_size: int | Sequence[int] = (3, 3), strides: int | Sequence[int] = 1,
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = default_kernel_init,
-                 bias_init: Initializer = nnx.initializers.zeros_init(), *, rngs: nnx.Rngs):
+                 bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
         kh, kw = canonical_kernel_size(kernel_size, self._name)
         order = check_exact_group(group, self._name, "group").order
         super().__init__(group, (kh, kw, in_features, order, out_features), out_features, strides, padding,
-                         use_bias, dtype, param_dtype, kernel_init, bias_init, rngs)
+                         use_bias, dtype, param_dtype, kernel_init, bias_init, rngs, precision)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = check_rank(x, 5, self._name, "(N, H, W, C, |G|)")
         check_group_axis(x, self.group, self._name)
         x, kernel, bias = self._params(x)
-        return F.group_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias)
+        return F.group_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
+                              precision=self.precision)
 
 
 class GroupPool(nnx.Module):
