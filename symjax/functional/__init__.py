@@ -1,8 +1,10 @@
 """The pure functional core of the equivariant layers; :mod:`symjax.nn` and :mod:`symjax.nnx` wrap it.
 
 Lifting and group convolutions expand their kernel over the group with one
-precomputed gather and run one ``lax.conv_general_dilated``. Only groups that
-act exactly on the pixel grid are accepted (C1, C2, C4, D1, D2, D4).
+precomputed gather and run one ``lax.conv_general_dilated``. Groups that act
+exactly on the pixel grid (C1, C2, C4, D1, D2, D4) give exact equivariance;
+other groups of 2x2 matrices (C8, D8, ...) rotate the kernel by bilinear
+interpolation (one einsum) and are only approximately equivariant.
 
 >>> import jax, jax.numpy as jnp
 >>> from symjax import functional as F, groups

@@ -7,7 +7,10 @@ input group axis permuted by the left regular action. The index that does
 this is computed once per group and kernel size, in NumPy at trace time, from
 the group tables in :mod:`symjax.groups` and the pixel maps in
 :mod:`symjax.actions`; at run time the expansion is a single gather and the
-layer a single ``lax.conv_general_dilated`` (NHWC / HWIO).
+layer a single ``lax.conv_general_dilated`` (NHWC / HWIO). Groups that rotate
+by interpolation (C_n, D_n with n not dividing 4) are expanded by one einsum
+with a precomputed bilinear interpolation tensor instead
+(:mod:`symjax.functional._approx`); their equivariance is approximate.
 
 Channel layout: the group axis is last, so a flattened group feature map has
 channel ``c * |G| + g`` and an expanded kernel is ``(kh, kw, cin * |G|, cout * |G|)``
@@ -22,12 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from symjax.actions import _grid_plan, _pixel_index, _regular_index
+from symjax.actions import _grid_plan, _pixel_index, _regular_index, is_exact_on_grid
+from symjax.functional import _approx
 from symjax.functional._checks import (
     Padding,
     canonical_padding,
     canonical_strides,
-    check_exact_group,
+    check_conv_group,
     check_group_axis,
     check_rank,
 )
@@ -67,11 +71,12 @@ def lift_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
 
     Args:
       kernel: ``(kh, kw, cin, cout)``; square when ``G`` has 90-degree rotations.
-      G: an exact group (C1, C2, C4, D1, D2, D4).
+      G: a group of 2x2 orthogonal matrices: exact on the pixel grid for C1, C2, C4,
+        D1, D2, D4; other C_n, D_n are expanded by bilinear interpolation (approximate).
 
     Returns:
       ``(kh, kw, cin, cout * |G|)``; output channel ``o * |G| + h`` holds
-      ``on_image(G, h, kernel[..., o])``.
+      ``on_image(G, h, kernel[..., o])`` (an interpolation for groups not exact on the grid).
 
     >>> import jax.numpy as jnp
     >>> from symjax import groups
@@ -79,8 +84,10 @@ def lift_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
     >>> lift_kernel(k, groups.cyclic(4))[..., 0, 1].tolist()  # the copy rotated by 90 degrees
     [[2.0, 5.0, 8.0], [1.0, 4.0, 7.0], [0.0, 3.0, 6.0]]
     """
-    G = check_exact_group(G, "lift_kernel")
+    G = check_conv_group(G, "lift_kernel")
     kernel = check_rank(kernel, 4, "lift_kernel", "(kh, kw, cin, cout)", "kernel")
+    if not is_exact_on_grid(G):
+        return _approx.lift_kernel(kernel, G)
     kh, kw, cin, cout = kernel.shape
     _check_kernel_square(G, kh, kw, "lift_kernel", kernel.shape)
     taps = kernel.reshape(kh * kw, cin, cout)[_lift_index(G, kh, kw)]  # (P, n, cin, cout)
@@ -92,7 +99,8 @@ def group_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
 
     Args:
       kernel: ``(kh, kw, cin, |G|, cout)``; square when ``G`` has 90-degree rotations.
-      G: an exact group (C1, C2, C4, D1, D2, D4).
+      G: a group of 2x2 orthogonal matrices: exact on the pixel grid for C1, C2, C4,
+        D1, D2, D4; other C_n, D_n are expanded by bilinear interpolation (approximate).
 
     Returns:
       ``(kh, kw, cin * |G|, cout * |G|)``; the block for output element ``h``
@@ -104,12 +112,14 @@ def group_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
     >>> group_kernel(jnp.ones((3, 3, 2, 8, 5)), groups.dihedral(4)).shape
     (3, 3, 16, 40)
     """
-    G = check_exact_group(G, "group_kernel")
+    G = check_conv_group(G, "group_kernel")
     kernel = check_rank(kernel, 5, "group_kernel", "(kh, kw, cin, |G|, cout)", "kernel")
     kh, kw, cin, n, cout = kernel.shape
     if n != G.order:
         raise ValueError(f"group_kernel expects axis 3 of kernel to have size |G| = {G.order} ({G.name}), "
                          f"got {n} (kernel has shape {kernel.shape})")
+    if not is_exact_on_grid(G):
+        return _approx.group_kernel(kernel, G)
     _check_kernel_square(G, kh, kw, "group_kernel", kernel.shape)
     flat = kernel.transpose(0, 1, 3, 2, 4).reshape(kh * kw * n, cin, cout)
     taps = flat[_group_index(G, kh, kw)]  # (P, n_k, n_h, cin, cout)
@@ -144,12 +154,16 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
 
     ``lifting_conv(on_image(G, g, x)) == on_group_image(G, g, lifting_conv(x))``
     exactly for stride 1, an odd square kernel and a square input (odd or even
-    size), and for stride 2 with ``"SAME"`` padding on odd sizes.
+    size), and for stride 2 with ``"SAME"`` padding on odd sizes, when ``G`` is
+    exact on the pixel grid. For other C_n, D_n (``cyclic(8)``, ``dihedral(8)``)
+    the rotated copies are bilinear interpolations and the identity holds only
+    approximately (see :mod:`symjax.functional._approx`).
 
     Args:
       x: images ``(N, H, W, cin)``.
       kernel: ``(kh, kw, cin, cout)``.
-      G: an exact group (C1, C2, C4, D1, D2, D4).
+      G: a group of 2x2 orthogonal matrices: exact on the pixel grid for C1, C2, C4,
+        D1, D2, D4; other C_n, D_n are expanded by bilinear interpolation (approximate).
       strides: an int or a pair.
       padding: ``"SAME"``, ``"VALID"``, an int, a pair of ints or ``((top, bottom), (left, right))``.
       bias: optional ``(cout,)``, shared over the group axis.
@@ -172,7 +186,7 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
     >>> bool(jnp.allclose(lifting_conv(actions.on_image(G, 5, x), k, G), actions.on_group_image(G, 5, y), atol=1e-5))
     True
     """
-    G = check_exact_group(G, "lifting_conv")
+    G = check_conv_group(G, "lifting_conv")
     x = check_rank(x, 4, "lifting_conv", "(N, H, W, cin)")
     kernel = check_rank(kernel, 4, "lifting_conv", "(kh, kw, cin, cout)", "kernel")
     if kernel.shape[2] != x.shape[-1]:
@@ -192,7 +206,8 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
     Args:
       x: group feature maps ``(N, H, W, cin, |G|)``.
       kernel: ``(kh, kw, cin, |G|, cout)``.
-      G: an exact group (C1, C2, C4, D1, D2, D4).
+      G: a group of 2x2 orthogonal matrices: exact on the pixel grid for C1, C2, C4,
+        D1, D2, D4; other C_n, D_n are expanded by bilinear interpolation (approximate).
       strides, padding, precision: as in :func:`lifting_conv`.
       bias: optional ``(cout,)``, shared over the group axis.
 
@@ -210,7 +225,7 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
     >>> bool(jnp.allclose(group_conv(actions.on_group_image(G, 1, f), k, G), actions.on_group_image(G, 1, y), atol=1e-4))
     True
     """
-    G = check_exact_group(G, "group_conv")
+    G = check_conv_group(G, "group_conv")
     x = check_rank(x, 5, "group_conv", "(N, H, W, cin, |G|)")
     check_group_axis(x, G, "group_conv")
     kernel = check_rank(kernel, 5, "group_conv", "(kh, kw, cin, |G|, cout)", "kernel")

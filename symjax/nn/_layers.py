@@ -13,7 +13,7 @@ from symjax import functional as F
 from symjax.functional._checks import (
     Padding,
     canonical_kernel_size,
-    check_exact_group,
+    check_conv_group,
     check_group_axis,
     check_rank,
 )
@@ -51,7 +51,9 @@ class LiftingConv(nn.Module):
     """Lifting convolution ``(N, H, W, cin) -> (N, H', W', features, |G|)`` (:func:`symjax.functional.lifting_conv`).
 
     Attributes:
-      group: an exact group (C1, C2, C4, D1, D2, D4).
+      group: a group of 2x2 orthogonal matrices: exact for C1, C2, C4, D1, D2, D4;
+        other C_n, D_n (``cyclic(8)``, ...) rotate the kernel by interpolation and
+        are only approximately equivariant.
       features: output channels per group element.
       kernel_size: an int or a pair (odd and square for exact equivariance).
       strides: an int or a pair.
@@ -86,7 +88,7 @@ class LiftingConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        check_exact_group(self.group, "LiftingConv", "group")
+        check_conv_group(self.group, "LiftingConv", "group")
         x = check_rank(x, 4, "LiftingConv", "(N, H, W, C)")
         kh, kw = canonical_kernel_size(self.kernel_size, "LiftingConv")
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
@@ -123,7 +125,7 @@ class GroupConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        G = check_exact_group(self.group, "GroupConv", "group")
+        G = check_conv_group(self.group, "GroupConv", "group")
         x = check_rank(x, 5, "GroupConv", "(N, H, W, C, |G|)")
         check_group_axis(x, G, "GroupConv")
         kh, kw = canonical_kernel_size(self.kernel_size, "GroupConv")

@@ -18,7 +18,7 @@ from symjax.functional._checks import (
     canonical_kernel_size,
     canonical_padding,
     canonical_strides,
-    check_exact_group,
+    check_conv_group,
     check_group_axis,
     check_rank,
 )
@@ -36,7 +36,7 @@ class _Conv(nnx.Module):
     def __init__(self, group: FiniteGroup, kernel_shape: tuple[int, ...], out_features: int, strides, padding,
                  use_bias: bool, dtype, param_dtype, kernel_init: Initializer, bias_init: Initializer,
                  rngs: nnx.Rngs, precision=None):
-        self.group = check_exact_group(group, self._name, "group")
+        self.group = check_conv_group(group, self._name, "group")
         self.precision = precision
         self.strides = canonical_strides(strides, self._name)
         self.padding = canonical_padding(padding, self._name)
@@ -102,7 +102,7 @@ class GroupConv(_Conv):
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
         kh, kw = canonical_kernel_size(kernel_size, self._name)
-        order = check_exact_group(group, self._name, "group").order
+        order = check_conv_group(group, self._name, "group").order
         super().__init__(group, (kh, kw, in_features, order, out_features), out_features, strides, padding,
                          use_bias, dtype, param_dtype, kernel_init, bias_init, rngs, precision)
 
