@@ -193,8 +193,9 @@ def _mse(out: jax.Array, batch: dict) -> jax.Array:
     return 0.5 * jnp.mean(jnp.sum((out - batch["y"]) ** 2, axis=-1))
 
 
-def _run_steps(trainer: Trainer, state, batch: dict, steps: int, every: int, record):
-    """Full-batch steps; ``record(state, loss)`` every ``every`` steps (the loss at that state)."""
+def _run_steps(trainer: Trainer, state, batch: dict, steps: int, record) -> tuple[Any, list]:
+    """Full-batch steps; ``record(state, loss)`` at about 50 evenly spaced steps (the loss at that state)."""
+    every = max(steps // 50, 1)
     log = []
     for step in range(steps + 1):
         new_state, metrics = trainer.step(state, batch)
@@ -203,6 +204,26 @@ def _run_steps(trainer: Trainer, state, batch: dict, steps: int, every: int, rec
         if step < steps:
             state = new_state
     return state, log
+
+
+def _paired_runs(model: nn.Module, optimizer, weight_decay: float, key: jax.Array, batch: dict, steps: int,
+                 record) -> tuple[Trainer, dict[str, tuple[Any, list]]]:
+    """Train ``model`` twice from the same init with the same weight decay: without syre and with it.
+
+    "Without" is ``Syre(weight_decay, key, scale=0)``: zero offsets, plain L2
+    decay. The offsets live in the state, so one trainer (one compiled step)
+    serves both runs.
+    """
+    k_init, k_syre = jax.random.split(key)
+    trainer = Trainer(model, optimizer, _mse, symmetry_removal=symmetry.Syre(weight_decay, k_syre))
+    with_syre = trainer.init(k_init, batch)
+    no_offsets = symmetry.Syre(weight_decay, k_syre, scale=0.0).init(with_syre.params)
+    without = with_syre.replace(removal=jax.device_put(no_offsets, trainer.state_sharding))
+    runs = {
+        name: _run_steps(trainer, state, batch, steps, lambda st, loss: record(trainer, st, loss))
+        for name, state in (("without syre", without), ("with syre", with_syre))
+    }
+    return trainer, runs
 
 
 @jax.jit
@@ -218,8 +239,8 @@ def _identical_neurons(settings: DemoSettings, key: jax.Array) -> dict[str, Any]
 
     The teacher's output weights are positive, so that one student neuron alone fits it only partly.
     """
-    k_x, k_t1, k_t2, k_init, k_syre = jax.random.split(key, 5)
-    d_in, teacher_width, width, weight_decay = 8, 6, 8, 1e-3
+    k_x, k_t1, k_t2, k_runs = jax.random.split(key, 4)
+    d_in, teacher_width, width = 8, 6, 8
     x = jax.random.normal(k_x, (256, d_in))
     w1 = jax.random.normal(k_t1, (d_in, teacher_width)) / np.sqrt(d_in)
     y = jax.nn.relu(x @ w1) @ jnp.abs(jax.random.normal(k_t2, (teacher_width, 1)))
@@ -230,25 +251,22 @@ def _identical_neurons(settings: DemoSettings, key: jax.Array) -> dict[str, Any]
         nn.relu,
         nn.Dense(1, use_bias=False, kernel_init=_identical_rows(lecun)),
     ])
-    results = {}
-    for name, scale in (("without syre", 0.0), ("with syre", 0.01)):
-        syre = symmetry.Syre(weight_decay, k_syre, scale=scale)
-        trainer = Trainer(model, optax.sgd(0.05, momentum=0.9), _mse, symmetry_removal=syre)
 
-        def record(state, loss):
-            params = trainer.effective_params(state)
-            spread, count = _neuron_measures(params["layers_0"]["kernel"], params["layers_2"]["kernel"])
-            return loss, float(spread), int(count)
+    def record(trainer, state, loss):
+        params = trainer.effective_params(state)
+        spread, count = _neuron_measures(params["layers_0"]["kernel"], params["layers_2"]["kernel"])
+        return loss, float(spread), int(count)
 
-        state = trainer.init(k_init, batch)
-        _, log = _run_steps(trainer, state, batch, settings.neuron_steps, max(settings.neuron_steps // 50, 1), record)
-        results[name] = {
+    _, runs = _paired_runs(model, optax.sgd(0.05, momentum=0.9), 1e-3, k_runs, batch, settings.neuron_steps, record)
+    return {
+        name: {
             "steps": [step for step, _ in log],
             "loss": [loss for _, (loss, _, _) in log],
             "neuron_spread": [spread for _, (_, spread, _) in log],
             "distinct_neurons": [count for _, (_, _, count) in log],
         }
-    return results
+        for name, (_, log) in runs.items()
+    }
 
 
 _rank = jax.jit(symmetry.numerical_rank)
@@ -256,7 +274,7 @@ _rank = jax.jit(symmetry.numerical_rank)
 
 def _low_rank(settings: DemoSettings, key: jax.Array) -> dict[str, Any]:
     """Experiment 2: ``W2 W1`` (10 x 10) fitted to a full-rank target with singular values 1 ... 0.01."""
-    k_u, k_v, k_x, k_init, k_syre = jax.random.split(key, 5)
+    k_u, k_v, k_x, k_runs = jax.random.split(key, 4)
     d, weight_decay = 10, 0.05
     u, _ = jnp.linalg.qr(jax.random.normal(k_u, (d, d)))
     v, _ = jnp.linalg.qr(jax.random.normal(k_v, (d, d)))
@@ -265,16 +283,15 @@ def _low_rank(settings: DemoSettings, key: jax.Array) -> dict[str, Any]:
     x = jax.random.normal(k_x, (256, d))
     batch = {"x": np.asarray(x), "y": np.asarray(x @ target.T)}
     model = nn.Sequential([nn.Dense(d, use_bias=False), nn.Dense(d, use_bias=False)])
+
+    def record(trainer, state, loss):
+        return int(_rank(trainer.effective_params(state)["layers_0"]["kernel"])), loss
+
+    trainer, runs = _paired_runs(
+        model, optax.sgd(0.2, momentum=0.9), weight_decay, k_runs, batch, settings.rank_steps, record
+    )
     results = {"target_singular_values": target_sv.tolist(), "weight_decay": weight_decay}
-    for name, scale in (("without syre", 0.0), ("with syre", 0.01)):
-        syre = symmetry.Syre(weight_decay, k_syre, scale=scale)
-        trainer = Trainer(model, optax.sgd(0.2, momentum=0.9), _mse, symmetry_removal=syre)
-
-        def record(state, loss):
-            return int(_rank(trainer.effective_params(state)["layers_0"]["kernel"])), loss
-
-        state = trainer.init(k_init, batch)
-        state, log = _run_steps(trainer, state, batch, settings.rank_steps, max(settings.rank_steps // 50, 1), record)
+    for name, (state, log) in runs.items():
         params = trainer.effective_params(state)
         w1, w2 = params["layers_0"]["kernel"], params["layers_1"]["kernel"]
         results[name] = {
@@ -365,9 +382,10 @@ def _plot_digits(results: dict, path: str) -> None:
         ax.bar(np.arange(4) + i * width, r["accuracy"], width, label=f"{name} ({r['params']} params)")
     ax.set_xticks(np.arange(4) + 0.4 - width / 2, [f"{d} deg" for d in _ROTATIONS])
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.3)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title("digits: trained upright, tested rotated")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", ncol=len(results))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -23,6 +23,7 @@ import optax
 from flax import nnx, struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from symjax import symmetry
 from symjax.train import _checkpoint
 
 PyTree = Any
@@ -739,8 +740,6 @@ def symmetry_metrics(
     >>> measure(state)
     {'rank/layers_0/kernel': 3.0, 'neurons/layers_0/kernel': 4.0}
     """
-    from symjax import symmetry
-
     ranks, neurons = list(ranks), [tuple(pair) for pair in neurons]
     if any(len(pair) != 2 for pair in neurons):
         raise ValueError(f"neurons must be (w_in path, w_out path) pairs, got {neurons}")
