@@ -13,9 +13,14 @@ sides are measured in this one process:
 - ``train``: a jitted train step (forward, backward, Adam update);
 - ``compile``: lowering and compiling the train step (a fresh trace each time);
 - ``build``: a jitted ``init`` (trace, compile, run), fresh each time;
+  both also in process CPU time (``cpu_ratio``), steadier than wall-clock
+  time when other jobs share the machine;
 - memory: ``jit(...).lower(...).compile().memory_analysis()`` of the train step
-  and the forward (peak, temp, argument and output bytes; XLA's own estimate,
-  on CPU and GPU alike).
+  and the forward: temp, argument, output and alias bytes from XLA's buffer
+  assignment, and ``peak = temp + argument + output - alias``. On GPU this is
+  the device memory a step needs; XLA:CPU leaves some buffers out of it (a
+  plain conv forward reports almost no temp bytes), so on CPU read it as a
+  lower bound.
 
 Timings are warmed up, interleaved (alternating which side goes first) and
 reduced to medians; each figure is reported as symjax/plain (1.0 means the
@@ -115,16 +120,23 @@ def _seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def _interleaved(a, b, reps: int) -> tuple[list[float], list[float]]:
+def _seconds_cpu(fn) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of ``fn()``; CPU time is less sensitive to other jobs on the machine."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _interleaved(a, b, reps: int, timer=_seconds) -> tuple[list, list]:
     """Time ``a`` and ``b`` alternately, alternating which goes first."""
     ta, tb = [], []
     for i in range(reps):
         if i % 2 == 0:
-            ta.append(_seconds(a))
-            tb.append(_seconds(b))
+            ta.append(timer(a))
+            tb.append(timer(b))
         else:
-            tb.append(_seconds(b))
-            ta.append(_seconds(a))
+            tb.append(timer(b))
+            ta.append(timer(a))
     return ta, tb
 
 
@@ -133,13 +145,19 @@ def _pair(ta: list[float], tb: list[float], scale: float, unit: str) -> dict:
     return {f"symjax_{unit}": scale * a, f"plain_{unit}": scale * b, "ratio": a / b}
 
 
+def _pair_cpu(ta: list[tuple], tb: list[tuple]) -> dict:
+    """Wall-clock medians and ratio, plus process-CPU-time medians and ratio (``cpu_ratio``)."""
+    out = _pair([t[0] for t in ta], [t[0] for t in tb], 1.0, "s")
+    cpu = _pair([t[1] for t in ta], [t[1] for t in tb], 1.0, "cpu_s")
+    return {**out, **{k: v for k, v in cpu.items() if k != "ratio"}, "cpu_ratio": cpu["ratio"]}
+
+
 def _memory(compiled) -> dict:
     m = compiled.memory_analysis()
     if m is None:  # a backend without the analysis
         return {}
     out = {k: int(getattr(m, f"{k}_size_in_bytes")) for k in ("temp", "argument", "output", "alias")}
-    peak = getattr(m, "peak_memory_in_bytes", 0)
-    out["peak"] = int(peak) if peak else out["temp"] + out["argument"] + out["output"] - out["alias"]
+    out["peak"] = out["temp"] + out["argument"] + out["output"] - out["alias"]
     return out
 
 
@@ -192,13 +210,13 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
 
     if mode != "tiny":
         build("symjax")(), build("plain")()  # warm up tracing machinery
-    b_sym, b_plain = _interleaved(build("symjax"), build("plain"), reps_compile)
+    b_sym, b_plain = _interleaved(build("symjax"), build("plain"), reps_compile, _seconds_cpu)
 
     state = {}
     for name, model in models.items():
         params = model.init(jax.random.key(0), x)["params"]
         state[name] = [params, optimizer.init(params)]
-    c_sym, c_plain = _interleaved(compile_step("symjax"), compile_step("plain"), reps_compile)
+    c_sym, c_plain = _interleaved(compile_step("symjax"), compile_step("plain"), reps_compile, _seconds_cpu)
 
     memory = {}
     for name in models:
@@ -223,8 +241,8 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
         **cfg._asdict(), "fields": fields, "dtype": dtype,
         "train": _pair(t_sym, t_plain, 1e3, "ms"),
         "forward": _pair(f_sym, f_plain, 1e3, "ms"),
-        "compile": _pair(c_sym, c_plain, 1.0, "s"),
-        "build": _pair(b_sym, b_plain, 1.0, "s"),
+        "compile": _pair_cpu(c_sym, c_plain),
+        "build": _pair_cpu(b_sym, b_plain),
         "memory_train": _memory_pair(memory["symjax"]["train"], memory["plain"]["train"]),
         "memory_forward": _memory_pair(memory["symjax"]["forward"], memory["plain"]["forward"]),
         "samples": {"train": len(t_sym), "compile": len(c_sym)},
@@ -260,9 +278,10 @@ def _mib(n: int) -> str:
 
 def _print(result: dict) -> None:
     print(f"G-conv vs plain conv ({result['config']}, {result['device']})")
-    print("ratios symjax/plain; absolute symjax | plain; peak memory of the train step in MiB")
+    print("ratios symjax/plain (compile and build: wall-clock, then process CPU time); absolute symjax|plain; "
+          "peak memory of the train step in MiB")
     print(f"{'net':4} {'C':>4} {'size':>4} {'batch':>5} | {'train':>5} {'ms':>15} | {'fwd':>5} {'ms':>13} | "
-          f"{'compile':>7} {'s':>11} | {'build':>5} {'s':>11} | {'peak':>5} {'MiB':>13}")
+          f"{'compile':>7} {'(cpu)':>5} {'s':>11} | {'build':>5} {'(cpu)':>5} {'s':>11} | {'peak':>5} {'MiB':>13}")
     for r in result["results"]:
         net = "p4" if r["group"] == "C4" else "p4m"
         t, f, c, b, m = r["train"], r["forward"], r["compile"], r["build"], r["memory_train"]
@@ -271,8 +290,8 @@ def _print(result: dict) -> None:
         print(f"{net:4} {r['channels']:4d} {r['size']:4d} {r['batch']:5d} | "
               f"{t['ratio']:5.3f} {t['symjax_ms']:7.1f}|{t['plain_ms']:<7.1f} | "
               f"{f['ratio']:5.3f} {f['symjax_ms']:6.1f}|{f['plain_ms']:<6.1f} | "
-              f"{c['ratio']:7.2f} {c['symjax_s']:5.2f}|{c['plain_s']:<5.2f} | "
-              f"{b['ratio']:5.2f} {b['symjax_s']:5.2f}|{b['plain_s']:<5.2f} | {mem}")
+              f"{c['ratio']:7.2f} {c['cpu_ratio']:5.2f} {c['symjax_s']:5.2f}|{c['plain_s']:<5.2f} | "
+              f"{b['ratio']:5.2f} {b['cpu_ratio']:5.2f} {b['symjax_s']:5.2f}|{b['plain_s']:<5.2f} | {mem}")
 
 
 def main(argv: list[str] | None = None) -> dict:
