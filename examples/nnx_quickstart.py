@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
     midway, _ = trainer.fit(state, batches, epochs=half, checkpoint_dir=checkpoint_dir)
     resumed = trainer.restore(checkpoint_dir, like=trainer.init(jax.random.key(0), batches(0)[0]))
     resumed, _ = trainer.fit(resumed, batches, epochs=epochs - half)
-    exact = all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(straight.params)))
+    pairs = zip(jax.tree.leaves(resumed.params), jax.tree.leaves(straight.params))
+    exact = all(bool(jnp.all(a == b)) for a, b in pairs)
 
     # back to plain NNX: the module with the effective weights theta + theta0, in eval mode
     nnx.update(model, trainer.effective_params(resumed), resumed.model_state)

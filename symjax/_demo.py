@@ -101,22 +101,23 @@ def _cross_entropy(logits: jax.Array, batch: dict) -> tuple[jax.Array, dict]:
     return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}
 
 
-def _batches(x: np.ndarray, y: np.ndarray, seed: int, augment: bool = False):
-    """``epoch -> list of batches``, reshuffled per epoch from ``seed`` (optionally randomly rotated)."""
+def _batches(x: np.ndarray, y: np.ndarray, key: jax.Array, augment: bool = False):
+    """``epoch -> list of batches``, reshuffled per epoch from ``key`` (optionally randomly rotated)."""
 
     def batches(epoch: int) -> list[dict]:
-        key = jax.random.fold_in(jax.random.key(seed), epoch)
-        order = np.asarray(jax.random.permutation(key, len(x)))
-        xs = x[order]
+        k_order, k_augment = jax.random.split(jax.random.fold_in(key, epoch))
+        order = np.asarray(jax.random.permutation(k_order, len(x)))
+        xs, ys = x[order], y[order]
         if augment:
-            xs = np.asarray(actions.augment(jax.random.fold_in(key, 1), jnp.asarray(xs), C4))
-        return [{"x": xs[i:i + _BATCH], "y": y[order][i:i + _BATCH]} for i in range(0, len(x) - _BATCH + 1, _BATCH)]
+            xs = np.asarray(actions.augment(k_augment, jnp.asarray(xs), C4))
+        return [{"x": xs[i:i + _BATCH], "y": ys[i:i + _BATCH]} for i in range(0, len(x) - _BATCH + 1, _BATCH)]
 
     return batches
 
 
 class GCNN(nn.Module):
-    """p4 G-CNN: lift, two group convs (the second with stride 2: 9x9 -> 5x5), a 5x5 VALID group conv to 1x1, max over the group."""
+    """p4 G-CNN: lift, two 3x3 group convs (the second with stride 2: 9x9 -> 5x5), a 5x5 VALID group conv
+    to 1x1, max over the group, a dense head."""
 
     width: int = 8
 
@@ -144,15 +145,17 @@ class CNN(nn.Module):
 
 
 def _rotated_digits(settings: DemoSettings, key: jax.Array) -> dict[str, Any]:
-    x_train, y_train, x_test, y_test = _digits(key)
+    """Part 1: every model gets the same init key and the same data order."""
+    k_data, k_init, k_order = jax.random.split(key, 3)
+    x_train, y_train, x_test, y_test = _digits(k_data)
     models = {"p4 G-CNN": (GCNN(settings.width), False), "CNN": (CNN(2 * settings.width), False)}
     if settings.augmented_cnn:
         models["CNN + C4 aug."] = (CNN(2 * settings.width), True)
     results = {}
     for name, (model, augment) in models.items():
         trainer = Trainer(model, optax.adam(1e-2), _cross_entropy)
-        batches = _batches(x_train, y_train, seed=1, augment=augment)
-        state = trainer.init(jax.random.key(2), batches(0)[0])
+        batches = _batches(x_train, y_train, k_order, augment=augment)
+        state = trainer.init(k_init, batches(0)[0])
         state, history = trainer.fit(state, batches, epochs=settings.cnn_epochs, progress=False)
         # one call on the whole orbit of the test set: logits (4, n_test, 10)
         orbit = actions.orbit(C4, jnp.asarray(x_test), actions.on_image)
@@ -434,7 +437,8 @@ def _syre_tables(neurons: dict, rank: dict, mlp: dict) -> list[Table]:
         t1.add_column(column, justify="right")
     for name, r in neurons.items():
         t1.add_row(name, f"{r['loss'][-1]:.2e}", f"{r['neuron_spread'][-1]:.3f}", str(r["distinct_neurons"][-1]))
-    t2 = Table(title=f"2. low rank: W2 W1 (10 x 10), target singular values 1 ... 0.01, weight decay {rank['weight_decay']}")
+    t2 = Table(title="2. low rank: W2 W1 (10 x 10), target singular values 1 ... 0.01, "
+                     f"weight decay {rank['weight_decay']}")
     for column in ("", "final loss", "rank W1", "rank W2 W1", "smallest singular value of W1"):
         t2.add_column(column, justify="right")
     for name in ("without syre", "with syre"):

@@ -51,8 +51,8 @@ SCRIPT = textwrap.dedent(
     trainer, state, history = runs["four"]
     _, state1, history1 = runs["one"]
     sharded, _ = trainer.shard(batches[0])
-    diffs = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in
-             zip(jax.tree.leaves((state.params, state.model_state)), jax.tree.leaves((state1.params, state1.model_state)))]
+    pairs = zip(jax.tree.leaves((state.params, state.model_state)), jax.tree.leaves((state1.params, state1.model_state)))
+    diffs = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in pairs]
     try:
         trainer.step(state, {"x": x[:10], "y": y[:10]})
         uneven = None
