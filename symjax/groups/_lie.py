@@ -43,18 +43,22 @@ def _basis(kind: str, n: int) -> np.ndarray:
 def _logm_near_identity(m: jax.Array, squarings: int = 3, terms: int = 16) -> jax.Array:
     """Matrix logarithm by inverse scaling and squaring (Denman-Beavers roots, then a series)."""
     eye = jnp.eye(m.shape[-1], dtype=m.dtype)
-    y = m
-    for _ in range(squarings):
-        z, yy = eye, y
-        for _ in range(12):  # Denman-Beavers square root iteration
-            yy, z = 0.5 * (yy + jnp.linalg.inv(z)), 0.5 * (z + jnp.linalg.inv(yy))
-        y = yy
-    a = y - eye
-    out = jnp.zeros_like(a)
-    power = eye
-    for k in range(1, terms + 1):
+
+    def sqrt_step(_, yz):  # Denman-Beavers iteration: y -> sqrt(m), z -> sqrt(m)^-1
+        y, z = yz
+        return 0.5 * (y + jnp.linalg.inv(z)), 0.5 * (z + jnp.linalg.inv(y))
+
+    def root(_, y):
+        return jax.lax.fori_loop(0, 12, sqrt_step, (y, eye))[0]
+
+    a = jax.lax.fori_loop(0, squarings, root, m) - eye
+
+    def series(k, acc):
+        out, power = acc
         power = power @ a
-        out = out + ((-1.0) ** (k + 1) / k) * power
+        return out + jnp.where(k % 2 == 1, 1.0, -1.0).astype(m.dtype) * power / k.astype(m.real.dtype), power
+
+    out, _ = jax.lax.fori_loop(1, terms + 1, series, (jnp.zeros_like(a), eye))
     return out * (2.0 ** squarings)
 
 
