@@ -1,9 +1,11 @@
 """The whole benchmark suite behind `symjax bench`: G-conv vs plain conv, syre vs adamw, escnn.
 
-    python benchmarks/suite.py [--quick] [--json FILE]
+    python benchmarks/suite.py [--quick] [--dtype {float32,bfloat16}] [--json FILE]
 
 Each part is a module of this folder with a `run(quick) -> dict`; every figure
-is measured in this one process (ratios of interleaved medians).
+is measured in this one process (ratios of interleaved medians). ``--dtype``
+applies to the G-conv benchmark (parameters and activations of both nets);
+the syre and escnn parts run in float32.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 PARTS = ("bench_gconv", "bench_syre", "bench_escnn")
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, dtype: str = "float32") -> dict:
     """Runs every part and returns ``{part: results}``."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
@@ -25,7 +27,8 @@ def run(quick: bool = False) -> dict:
     for name in PARTS:
         print(f"\n=== {name} ===", flush=True)
         module = importlib.import_module(name)
-        results[name] = module.run(quick=quick)
+        kwargs = {"dtype": dtype} if name == "bench_gconv" else {}
+        results[name] = module.run(quick=quick, **kwargs)
         if hasattr(module, "_print"):
             module._print(results[name])
     return results
@@ -34,8 +37,10 @@ def run(quick: bool = False) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="symjax benchmark suite")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="dtype of the G-conv benchmark (default float32)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    out = run(quick=args.quick)
+    out = run(quick=args.quick, dtype=args.dtype)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=str))
