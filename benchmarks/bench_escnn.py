@@ -8,7 +8,8 @@ the second layer, group max-pooling and a spatial mean over the last layer's
 Both sides run in this one process, warmed up, interleaved, alternating which
 side is timed first; we report medians and escnn/symjax ratios (> 1 means
 symjax is faster). escnn's inference is timed in ``eval()`` mode, where it
-caches its expanded filters.
+caches its expanded filters. escnn runs on CUDA when PyTorch sees a GPU; both
+sides return their result to the host, so each timing includes the sync.
 
 Needs ``torch`` and ``escnn`` (``pip install torch escnn``; escnn's dependency
 ``py3nj`` compiles Fortran, so first ``apt-get install gfortran``). Without
@@ -135,8 +136,10 @@ def bench_group(group_name: str, batch: int, reps: int) -> dict:
     forward = jax.jit(model.apply)
 
     # -- escnn train step and forward -----------------------------------------------------------
-    xt = torch.from_numpy(np.ascontiguousarray(x_np.transpose(0, 3, 1, 2)))
-    yt = torch.from_numpy(y_np)
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # escnn on the GPU when JAX may be on one too
+    emodel.to(device)
+    xt = torch.from_numpy(np.ascontiguousarray(x_np.transpose(0, 3, 1, 2))).to(device)
+    yt = torch.from_numpy(y_np).to(device)
     eopt = torch.optim.Adam(emodel.parameters(), lr=1e-3)
 
     def escnn_train():
@@ -145,11 +148,11 @@ def bench_group(group_name: str, batch: int, reps: int) -> dict:
         loss = torch.nn.functional.cross_entropy(emodel(xt), yt)
         loss.backward()
         eopt.step()
-        return float(loss)
+        return float(loss.detach())
 
     def escnn_forward():
         with torch.no_grad():
-            return emodel(xt).numpy()
+            return emodel(xt).cpu().numpy()
 
     state = {"params": params, "opt": opt_state}
 
@@ -180,6 +183,7 @@ def bench_group(group_name: str, batch: int, reps: int) -> dict:
                 times[name].append(time.perf_counter() - t0)
         results[what] = {"symjax_ms": _median_ms(times["symjax"]), "escnn_ms": _median_ms(times["escnn"]),
                          "escnn_over_symjax": statistics.median(times["escnn"]) / statistics.median(times["symjax"])}
+    results["torch_device"] = device
     results["construction"] = {"symjax_s": symjax_build, "escnn_s": escnn_build,
                                "escnn_over_symjax": escnn_build / symjax_build}
     return results
