@@ -1,4 +1,4 @@
-"""The whole benchmark suite behind `symjax bench`: G-conv vs plain conv, syre vs adamw, escnn.
+"""The whole benchmark suite behind `symjax bench`: G-conv vs plain conv, syre vs adamw, escnn, approximate rotations.
 
     python benchmarks/suite.py [--quick] [--dtype {float32,bfloat16}] [--json FILE]
 
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("bench_gconv", "bench_syre", "bench_escnn")
+PARTS = ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx")
 
 
 def run(quick: bool = False, dtype: str = "float32") -> dict:

@@ -17,14 +17,14 @@ def _load(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["suite", "bench_gconv", "bench_syre", "bench_escnn"])
+@pytest.mark.parametrize("name", ["suite", "bench_gconv", "bench_syre", "bench_escnn", "bench_approx"])
 def test_benchmark_modules_import(name):
     module = _load(name)
     assert callable(module.run)
 
 
 def test_suite_lists_every_part():
-    assert _load("suite").PARTS == ("bench_gconv", "bench_syre", "bench_escnn")
+    assert _load("suite").PARTS == ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx")
 
 
 def test_gconv_tiny_run_is_json_ready(capsys):
