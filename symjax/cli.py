@@ -68,11 +68,11 @@ def _demo(args) -> int:
 
     from symjax import _demo, _tour
 
-    console = Console()
+    console = Console(width=max(Console().width, 110))  # the demo's tables need about 100 columns
     console.rule("1. Groups and actions")
     _tour.run_tour(console)
     console.rule("2. G-CNN vs CNN and symmetry removal")
-    _demo.run_demo(quick=args.quick, out=args.out)
+    _demo.run_demo(quick=args.quick, out=args.out, console=console)
     return 0
 
 
