@@ -86,7 +86,11 @@ _FEATURE_RTOL = 1e-3
 
 def _digits(key: jax.Array) -> tuple[np.ndarray, ...]:
     """scikit-learn's bundled digits as ``(x_train, y_train, x_test, y_test)``, images ``(n, 9, 9, 1)`` in [0, 1]."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise ImportError("symjax demo needs scikit-learn (its bundled digits): "
+                          "pip install 'symjax[demo]'") from err
 
     data = load_digits()
     order = np.asarray(jax.random.permutation(key, len(data.target)))
