@@ -194,7 +194,7 @@ def run(quick: bool = False) -> dict:
     reason = escnn_available()
     if reason is not None:
         print(f"escnn benchmark skipped: torch and escnn are not importable ({reason}). "
-              "Install them with `apt-get install gfortran && pip install torch escnn`.")
+              "Set them up with benchmarks/install_escnn.sh (gfortran, torch, escnn in .venv-bench).")
         return {"skipped": reason}
     batch = 64
     reps = 5 if quick else 15
