@@ -17,7 +17,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("groups", "actions", "functional", "nn", "nnx", "symmetry", "optim", "train")
+_SUBMODULES = ("groups", "actions", "functional", "nn", "nnx", "symmetry", "optim", "train", "xla")
 __all__ = list(_SUBMODULES) + ["__version__"]
 
 

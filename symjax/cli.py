@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import sys
 from importlib import metadata
@@ -28,7 +29,11 @@ def machine_info() -> dict:
             info[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             info[name] = "not installed"
+    from symjax import xla
+
     info["backend"] = jax.default_backend()
+    info["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    info["compiler_options"] = xla.compiler_options()
     info["devices"] = [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()]
     return info
 
@@ -115,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("info", help="versions and devices")
     p.set_defaults(fn=_info)
     args = parser.parse_args(argv)
+    from symjax import xla
+
+    xla.configure_cpu(warn=False)  # Eigen convolutions on CPU, when JAX has not started yet (symjax.xla)
     return args.fn(args)
 
 

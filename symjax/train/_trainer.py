@@ -7,6 +7,7 @@ continued produces bitwise the same parameters as a run that never stopped.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 import sys
@@ -23,7 +24,7 @@ import optax
 from flax import nnx, struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from symjax import symmetry
+from symjax import symmetry, xla
 from symjax.train import _checkpoint
 
 PyTree = Any
@@ -248,10 +249,12 @@ class Trainer:
             self._graph_eval = nnx.split(copy, nnx.Param, ...)[0]
 
         replicated, data = self.state_sharding, self.batch_sharding
-        self._step = jax.jit(self._train_step, in_shardings=(replicated, data), out_shardings=replicated)
-        self._eval = jax.jit(self._eval_step, in_shardings=(replicated, data), out_shardings=replicated)
-        self._predict = jax.jit(self._predict_fn)
-        self._init_variables = jax.jit(self._init_fn)
+        # Eigen convolutions on XLA:CPU (measured up to 2.9x faster for G-CNN layers); {} on GPU/TPU
+        jit = functools.partial(jax.jit, compiler_options=xla.compiler_options(mesh.devices.flat[0].platform) or None)
+        self._step = jit(self._train_step, in_shardings=(replicated, data), out_shardings=replicated)
+        self._eval = jit(self._eval_step, in_shardings=(replicated, data), out_shardings=replicated)
+        self._predict = jit(self._predict_fn)
+        self._init_variables = jit(self._init_fn)
 
     # ----------------------------------------------------------------- model
 

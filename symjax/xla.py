@@ -1,0 +1,128 @@
+"""XLA settings that make convolutions fast on CPU.
+
+Recent XLA:CPU releases hand convolutions (and their gradients, and fusions of
+elementwise ops around them) to the YNNPACK library. For the layers of a
+G-CNN (3x3 kernels, 40-80 channels, 14x14 to 28x28 images) XLA's older Eigen
+convolutions were measured 1.2-2.9x faster on a 2-core x86 machine, forward,
+input gradient and weight gradient alike (``benchmarks/README.md``, "XLA:CPU
+convolution backends"), while YNNPACK's matrix products stay faster than
+Eigen's (an MLP's gradient: 10.2 ms against 17.2 ms). The option below keeps
+YNNPACK for matrix products only.
+
+Two ways to use it, both no-ops on GPU and TPU:
+
+- per compiled function, at any time: ``jax.jit(f, compiler_options=compiler_options())``,
+  or :func:`jit` which does exactly that. :class:`symjax.train.Trainer`
+  compiles its steps this way.
+- for the whole process, before JAX starts: :func:`configure_cpu` adds the
+  flag to ``XLA_FLAGS`` (the ``symjax`` command line calls it first thing).
+
+A flag the user already set in ``XLA_FLAGS`` always wins: with
+``--xla_cpu_experimental_ynn_fusion_type=...`` there, :func:`compiler_options`
+returns ``{}`` and :func:`configure_cpu` leaves the environment alone. Older
+jaxlib versions that do not know the option get ``{}`` as well.
+
+>>> import jax, jax.numpy as jnp
+>>> from symjax import xla
+>>> f = xla.jit(lambda x: jnp.tanh(x) @ x)
+>>> f(jnp.eye(2)).shape
+(2, 2)
+>>> set(xla.compiler_options("gpu"))
+set()
+"""
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["compiler_options", "jit", "configure_cpu", "OPTION"]
+
+OPTION = "xla_cpu_experimental_ynn_fusion_type"
+"""The XLA debug option: which operations XLA:CPU hands to YNNPACK."""
+
+_DOTS_ONLY = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"  # as a per-compilation option (enum name)
+_DOTS_ONLY_FLAG = "individual_dot"  # as an XLA_FLAGS value
+
+
+def _user_flag_set() -> bool:
+    return OPTION in os.environ.get("XLA_FLAGS", "")
+
+
+@functools.lru_cache(maxsize=None)
+def _supported() -> bool:
+    """Whether this jaxlib's CPU compiler accepts the option (checked once, on a tiny function)."""
+    try:
+        fn = jax.jit(lambda x: x + 1, compiler_options={OPTION: _DOTS_ONLY})
+        jax.block_until_ready(fn(jax.device_put(jnp.zeros(()), jax.local_devices(backend="cpu")[0])))
+    except Exception:  # noqa: BLE001 - unknown option, no jit compiler_options, no CPU backend
+        return False
+    return True
+
+
+def compiler_options(backend: str | None = None) -> dict[str, str]:
+    """Per-compilation XLA options for fast CPU convolutions; ``{}`` where they do not apply.
+
+    Args:
+      backend: the platform the function will run on (``"cpu"``, ``"gpu"``, ...);
+        ``None`` is JAX's default backend.
+
+    Returns:
+      ``{OPTION: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}`` on CPU (YNNPACK for matrix
+      products only, Eigen for convolutions), else ``{}``; also ``{}`` when the user
+      set the option in ``XLA_FLAGS`` or this jaxlib does not know it.
+    """
+    if backend is not None and not isinstance(backend, str):
+        raise TypeError(f"compiler_options expects backend to be a platform name such as 'cpu', "
+                        f"got {type(backend).__name__}")
+    platform = backend or jax.default_backend()
+    if platform != "cpu" or _user_flag_set() or not _supported():
+        return {}
+    return {OPTION: _DOTS_ONLY}
+
+
+def jit(fun: Callable | None = None, **jit_kwargs: Any):
+    """``jax.jit`` with :func:`compiler_options` merged into ``compiler_options``.
+
+    Takes every argument of ``jax.jit``; options passed explicitly win over ours.
+    Usable as ``jit(f, ...)`` or as a decorator ``@jit`` / ``@jit(static_argnums=...)``.
+    """
+    if fun is None:
+        return functools.partial(jit, **jit_kwargs)
+    options = {**compiler_options(jit_kwargs.get("backend")), **(jit_kwargs.pop("compiler_options", None) or {})}
+    if options:
+        jit_kwargs["compiler_options"] = options
+    return jax.jit(fun, **jit_kwargs)
+
+
+def configure_cpu(*, warn: bool = True) -> bool:
+    """Ask XLA:CPU for Eigen convolutions in the whole process, through ``XLA_FLAGS``.
+
+    Must run before JAX starts a backend (before the first array or jit call):
+    XLA reads ``XLA_FLAGS`` once. Appends ``--xla_cpu_experimental_ynn_fusion_type=individual_dot``,
+    never replacing a value the user set.
+
+    Args:
+      warn: warn when JAX has already started (the flag then cannot take effect).
+
+    Returns:
+      ``True`` when the flag is in effect for this process (added now or already set
+      by the user), ``False`` when JAX had already started (a warning says so; use
+      :func:`compiler_options` per function instead).
+    """
+    if _user_flag_set():
+        return True
+    from jax._src import xla_bridge  # no public API says whether backends exist yet
+
+    if xla_bridge.backends_are_initialized():
+        if warn:
+            warnings.warn("symjax.xla.configure_cpu: JAX has already started, XLA_FLAGS is read only once; "
+                          "pass symjax.xla.compiler_options() to jax.jit instead", RuntimeWarning, stacklevel=2)
+        return False
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} --{OPTION}={_DOTS_ONLY_FLAG}".strip()
+    return True
