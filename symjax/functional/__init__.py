@@ -16,8 +16,9 @@ interpolation (one einsum) and are only approximately equivariant.
 """
 from symjax.functional._conv import group_conv, group_kernel, group_pool, lift_kernel, lifting_conv
 from symjax.functional._norm import group_batch_norm, group_moments
+from symjax.functional._pool import spatial_pool
 from symjax.functional._set import set_linear, set_pool
 from symjax.functional._equivariant_linear import equivariant_linear, equivariant_linear_init
 
 __all__ = ["equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv", "group_pool",
-           "group_moments", "group_batch_norm", "set_linear", "set_pool"]
+           "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool"]
