@@ -32,7 +32,7 @@ import numpy as np
 import optax
 import flax.linen as fnn
 
-from symjax import groups, nn as snn
+from symjax import functional as F, groups, nn as snn, xla
 
 FIELDS, LAYERS, SIZE, CLASSES = 10, 7, 28, 10
 
@@ -58,8 +58,7 @@ class P4CNN(fnn.Module):
         f = fnn.relu(snn.LiftingConv(self.group, self.fields, kernel_size=(3, 3))(x))
         for i in range(LAYERS - 1):
             if i == 1:
-                n, h, w, c, g = f.shape
-                f = fnn.max_pool(f.reshape(n, h, w, c * g), (2, 2), strides=(2, 2)).reshape(n, h // 2, w // 2, c, g)
+                f = F.spatial_pool(f, 2)  # flax's max_pool has a slow gradient on XLA:CPU
             f = snn.GroupConv(self.group, self.fields if i < LAYERS - 2 else CLASSES, kernel_size=(3, 3))(f)
             if i < LAYERS - 2:
                 f = fnn.relu(f)
@@ -100,8 +99,13 @@ def _median_ms(times):
     return 1e3 * statistics.median(times)
 
 
-def bench_group(group_name: str, batch: int, reps: int) -> dict:
-    """Times one group; returns medians in ms and escnn/symjax ratios."""
+def bench_group(group_name: str, batch: int, reps: int, xla_options: bool = True) -> dict:
+    """Times one group; returns medians in ms and escnn/symjax ratios.
+
+    ``xla_options``: compile symjax's functions with :func:`symjax.xla.jit` (Eigen
+    convolutions on CPU) rather than plain ``jax.jit`` (XLA's defaults).
+    """
+    jit = xla.jit if xla_options else jax.jit
     import torch
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -117,14 +121,14 @@ def bench_group(group_name: str, batch: int, reps: int) -> dict:
     model = P4CNN(G)
     x, y = jnp.asarray(x_np), jnp.asarray(y_np)
     t0 = time.perf_counter()
-    params = jax.block_until_ready(jax.jit(model.init)(jax.random.key(0), x))
+    params = jax.block_until_ready(jit(model.init)(jax.random.key(0), x))
     symjax_build = time.perf_counter() - t0
 
     # -- symjax train step and forward ----------------------------------------------------------
     tx = optax.adam(1e-3)
     opt_state = tx.init(params)
 
-    @jax.jit
+    @jit
     def train_step(params, opt_state, x, y):
         def loss_fn(p):
             return optax.softmax_cross_entropy_with_integer_labels(model.apply(p, x), y).mean()
@@ -133,7 +137,7 @@ def bench_group(group_name: str, batch: int, reps: int) -> dict:
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    forward = jax.jit(model.apply)
+    forward = jit(model.apply)
 
     # -- escnn train step and forward -----------------------------------------------------------
     device = "cuda" if torch.cuda.is_available() else "cpu"  # escnn on the GPU when JAX may be on one too
@@ -189,7 +193,7 @@ def bench_group(group_name: str, batch: int, reps: int) -> dict:
     return results
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, xla_options: bool = True) -> dict:
     """The peer benchmark; ``{"skipped": reason}`` when torch/escnn are missing."""
     reason = escnn_available()
     if reason is not None:
@@ -199,9 +203,10 @@ def run(quick: bool = False) -> dict:
     batch = 64
     reps = 5 if quick else 15
     out = {"config": {"batch": batch, "size": SIZE, "fields": FIELDS, "layers": LAYERS, "reps": reps,
-                      "backend": jax.default_backend()}}
+                      "backend": jax.default_backend(), "xla_flags": os.environ.get("XLA_FLAGS", ""),
+                      "compiler_options": xla.compiler_options() if xla_options else {}}}
     for name in ("C4",) if quick else ("C4", "D4"):
-        out["p4" if name == "C4" else "p4m"] = bench_group(name, batch, reps)
+        out["p4" if name == "C4" else "p4m"] = bench_group(name, batch, reps, xla_options)
     return out
 
 
@@ -223,8 +228,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--xla-defaults", action="store_true",
+                        help="compile symjax with plain jax.jit (XLA's default CPU convolutions)")
     args = parser.parse_args()
-    res = run(quick=args.quick)
+    res = run(quick=args.quick, xla_options=not args.xla_defaults)
     _print(res)
     if args.json:
         with open(args.json, "w") as fh:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from typing import Any, NamedTuple
@@ -44,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from symjax import functional as F, groups, nn as snn
+from symjax import functional as F, groups, nn as snn, xla
 
 LAYERS, CLASSES = 7, 10
 
@@ -182,8 +183,13 @@ def _group(name: str) -> groups.FiniteGroup:
     return {"C4": groups.cyclic(4), "D4": groups.dihedral(4)}[name]
 
 
-def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
-    """Measure one configuration, symjax against plain; returns a JSON-ready dict."""
+def compare(cfg: Config, dtype: str = "float32", mode: str = "full", xla_options: bool = True) -> dict:
+    """Measure one configuration, symjax against plain; returns a JSON-ready dict.
+
+    ``xla_options``: compile both sides with :func:`symjax.xla.jit` (Eigen
+    convolutions on CPU) rather than plain ``jax.jit`` (XLA's defaults).
+    """
+    jit = xla.jit if xla_options else jax.jit
     group = _group(cfg.group)
     if cfg.channels % group.order:
         raise ValueError(f"channels must be a multiple of |G| = {group.order}, got {cfg.channels}")
@@ -198,13 +204,13 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
     optimizer = optax.adam(1e-3)
 
     def build(name):  # a fresh jit each time: trace + compile + run of init
-        return lambda: jax.jit(models[name].init)(jax.random.key(0), x)
+        return lambda: jit(models[name].init)(jax.random.key(0), x)
 
     steps, forwards = {}, {}
 
     def compile_step(name):  # a fresh step function each time, so nothing is cached; the last one is kept
         def go():
-            steps[name] = jax.jit(_train_step(models[name], optimizer)).lower(*state[name], x, y).compile()
+            steps[name] = jit(_train_step(models[name], optimizer)).lower(*state[name], x, y).compile()
             return jnp.zeros(())
         return go
 
@@ -220,7 +226,7 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
 
     memory = {}
     for name in models:
-        forwards[name] = jax.jit(_forward(models[name])).lower(state[name][0], x).compile()
+        forwards[name] = jit(_forward(models[name])).lower(state[name][0], x).compile()
         memory[name] = {"train": _memory(steps[name]), "forward": _memory(forwards[name])}
 
     def train(name):
@@ -250,13 +256,15 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full") -> dict:
     }
 
 
-def run(quick: bool = False, dtype: str = "float32", tiny: bool = False) -> dict:
+def run(quick: bool = False, dtype: str = "float32", tiny: bool = False, xla_options: bool = True) -> dict:
     """Compare symjax and plain over p4/p4m and the configurations; a JSON-ready dict of medians and ratios.
 
     Args:
       quick: the base configuration only, fewer repetitions.
       dtype: ``"float32"`` or ``"bfloat16"`` (parameters and activations of both nets).
       tiny: p4 only, a 2-layer net on 8x8 images, one or two repetitions (a smoke test, not a measurement).
+      xla_options: compile both nets with :func:`symjax.xla.jit` (Eigen convolutions
+        on CPU; no change elsewhere); ``False`` for XLA's defaults.
     """
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
@@ -266,9 +274,11 @@ def run(quick: bool = False, dtype: str = "float32", tiny: bool = False) -> dict
     return {
         "benchmark": "gconv_vs_plain_conv",
         "config": {"mode": mode, "dtype": dtype, "kernel": 3, "layers": configs[0].layers,
-                   "reps": dict(zip(("train_forward", "compile_build", "expansion"), REPS[mode]))},
+                   "reps": dict(zip(("train_forward", "compile_build", "expansion"), REPS[mode])),
+                   "compiler_options": xla.compiler_options() if xla_options else {},
+                   "xla_flags": os.environ.get("XLA_FLAGS", "")},
         "device": str(jax.devices()[0]), "backend": jax.default_backend(), "jax": jax.__version__,
-        "results": [compare(c, dtype, mode) for c in configs],
+        "results": [compare(c, dtype, mode, xla_options) for c in configs],
     }
 
 
@@ -301,8 +311,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                         help="parameters and activations of both nets (default float32)")
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--xla-defaults", action="store_true",
+                        help="compile with plain jax.jit (XLA's default CPU convolutions) instead of symjax.xla.jit")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.dtype, args.tiny)
+    result = run(args.quick, args.dtype, args.tiny, xla_options=not args.xla_defaults)
     _print(result)
     if args.json:
         with open(args.json, "w") as fh:

@@ -1,4 +1,5 @@
-"""The whole benchmark suite behind `symjax bench`: G-conv vs plain conv, syre vs adamw, escnn, approximate rotations.
+"""The whole benchmark suite behind `symjax bench`: G-conv vs plain conv, syre vs adamw, escnn, approximate rotations,
+XLA:CPU convolution backends.
 
     python benchmarks/suite.py [--quick] [--dtype {float32,bfloat16}] [--json FILE]
 
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx")
+PARTS = ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx", "bench_cpu_conv")
 
 
 def run(quick: bool = False, dtype: str = "float32") -> dict:

@@ -17,14 +17,14 @@ def _load(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["suite", "bench_gconv", "bench_syre", "bench_escnn", "bench_approx"])
+@pytest.mark.parametrize("name", ["suite", "bench_gconv", "bench_syre", "bench_escnn", "bench_approx", "bench_cpu_conv"])
 def test_benchmark_modules_import(name):
     module = _load(name)
     assert callable(module.run)
 
 
 def test_suite_lists_every_part():
-    assert _load("suite").PARTS == ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx")
+    assert _load("suite").PARTS == ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx", "bench_cpu_conv")
 
 
 def test_gconv_tiny_run_is_json_ready(capsys):
@@ -44,3 +44,15 @@ def test_gconv_tiny_run_is_json_ready(capsys):
 def test_gconv_rejects_unknown_dtype():
     with pytest.raises(ValueError, match="dtype"):
         _load("bench_gconv").run(tiny=True, dtype="float16")
+
+
+def test_cpu_conv_ops_are_the_layer_and_its_gradients():
+    import jax
+    import jax.numpy as jnp
+
+    ops = _load("bench_cpu_conv")._ops()
+    x, w, dy = jnp.ones((2, 5, 5, 3)), jnp.ones((3, 3, 3, 4)), jnp.ones((2, 5, 5, 4))
+    assert ops["forward"](x, w, dy).shape == dy.shape
+    assert ops["input_grad"](x, w, dy).shape == x.shape
+    grad_w = jax.grad(lambda w: jnp.sum(ops["forward"](x, w, dy) * dy))(w)
+    assert jnp.allclose(ops["weight_grad"](x, w, dy), grad_w)
