@@ -120,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("info", help="versions and devices")
     p.set_defaults(fn=_info)
     args = parser.parse_args(argv)
-    from symjax import xla
+    if args.command != "bench":  # the benchmarks choose their XLA options per function, both ways
+        from symjax import xla
 
-    xla.configure_cpu(warn=False)  # Eigen convolutions on CPU, when JAX has not started yet (symjax.xla)
+        xla.configure_cpu(warn=False)  # Eigen convolutions on CPU, when JAX has not started yet (symjax.xla)
     return args.fn(args)
 
 
