@@ -102,8 +102,10 @@ def _median_ms(times):
 def bench_group(group_name: str, batch: int, reps: int, xla_options: bool = True) -> dict:
     """Times one group; returns medians in ms and escnn/symjax ratios.
 
-    ``xla_options``: compile symjax's functions with :func:`symjax.xla.jit` (Eigen
-    convolutions on CPU) rather than plain ``jax.jit`` (XLA's defaults).
+    ``xla_options``: compile symjax's train step and ``init`` with :func:`symjax.xla.jit`
+    (Eigen convolutions on CPU) and its inference with :func:`symjax.xla.fastest`
+    (the faster of XLA's default and Eigen, timed once at build), rather than plain
+    ``jax.jit`` (XLA's defaults).
     """
     jit = xla.jit if xla_options else jax.jit
     import torch
@@ -137,7 +139,10 @@ def bench_group(group_name: str, batch: int, reps: int, xla_options: bool = True
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    forward = jit(model.apply)
+    if xla_options:  # inference: whichever XLA:CPU convolution path is faster for this net (symjax.xla.fastest)
+        forward = xla.fastest(model.apply, params, x)
+    else:
+        forward = jit(model.apply)
 
     # -- escnn train step and forward -----------------------------------------------------------
     device = "cuda" if torch.cuda.is_available() else "cpu"  # escnn on the GPU when JAX may be on one too
@@ -188,6 +193,8 @@ def bench_group(group_name: str, batch: int, reps: int, xla_options: bool = True
         results[what] = {"symjax_ms": _median_ms(times["symjax"]), "escnn_ms": _median_ms(times["escnn"]),
                          "escnn_over_symjax": statistics.median(times["escnn"]) / statistics.median(times["symjax"])}
     results["torch_device"] = device
+    if isinstance(forward, xla.Tuned):
+        results["inference"]["symjax_xla_choice"] = forward.choice
     results["construction"] = {"symjax_s": symjax_build, "escnn_s": escnn_build,
                                "escnn_over_symjax": escnn_build / symjax_build}
     return results

@@ -125,3 +125,28 @@ def test_configure_cpu_before_start_in_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "eigen"
+
+
+@needs_option
+def test_fastest_times_both_and_matches_jit(no_user_flag):
+    x = jnp.asarray(np.random.default_rng(2).standard_normal((2, 8, 8, 4)), jnp.float32)
+    w = jnp.asarray(np.random.default_rng(3).standard_normal((3, 3, 4, 4)), jnp.float32)
+    tuned = xla.fastest(_conv_grads, x, w, reps=2)
+    assert tuned.choice in ("default", "eigen") and set(tuned.times_ms) == {"default", "eigen"}
+    assert all(t > 0 for t in tuned.times_ms.values())
+    for a, b in zip(tuned(x, w), jax.jit(_conv_grads)(x, w)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_fastest_single_variant_when_no_options(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", f"--{xla.OPTION}=individual_dot")  # the user decided: nothing to compare
+    tuned = xla.fastest(lambda x: x * 2, jnp.ones(3))
+    assert (tuned.choice, tuned.times_ms) == ("default", {})
+    np.testing.assert_array_equal(tuned(jnp.ones(3)), 2 * np.ones(3))
+
+
+def test_fastest_bad_input():
+    with pytest.raises(ValueError, match="reps"):
+        xla.fastest(lambda x: x, jnp.ones(2), reps=0)
+    with pytest.raises(ValueError, match="donate_argnums"):
+        xla.fastest(lambda x: x, jnp.ones(2), donate_argnums=0)

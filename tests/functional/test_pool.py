@@ -60,3 +60,9 @@ def test_bad_input():
         F.spatial_pool(f, 2, reduce="sum")
     with pytest.raises(ValueError, match=r"\(N, H, W, \.\.\.\)"):
         F.spatial_pool(jnp.ones((6, 6)))
+
+
+def test_max_gradient_is_shared_on_ties():
+    f = jnp.zeros((1, 2, 2, 1)).at[0, 0, 0, 0].set(-1.0)  # three tied maxima (0.0), one smaller value
+    g = jax.grad(lambda f: F.spatial_pool(f).sum())(f)
+    np.testing.assert_allclose(g[0, ..., 0], [[0.0, 1 / 3], [1 / 3, 1 / 3]], rtol=1e-6)
