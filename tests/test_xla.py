@@ -92,7 +92,7 @@ def test_jit_forms_and_explicit_options_win(no_user_flag):
     G = groups.cyclic(4)
     x = jnp.ones((1, 5, 5, 1))
     k = jnp.ones((3, 3, 1, 2))
-    # an explicit compiler_options entry is kept (here: the XLA default list spelled out)
+    # an explicit compiler_options entry wins over ours (here: nothing to YNNPACK at all)
     f = xla.jit(lambda x, k: F.lifting_conv(x, k, G), compiler_options={xla.OPTION: ""})
     assert f(x, k).shape == (1, 5, 5, 2, 4)
 
