@@ -95,6 +95,10 @@ def test_jit_forms_and_explicit_options_win(no_user_flag):
     # an explicit compiler_options entry wins over ours (here: nothing to YNNPACK at all)
     f = xla.jit(lambda x, k: F.lifting_conv(x, k, G), compiler_options={xla.OPTION: ""})
     assert f(x, k).shape == (1, 5, 5, 2, 4)
+    if xla.compiler_options():  # ours would keep YNNPACK for the product; the explicit "" wins
+        a = jnp.ones((64, 128))
+        g = xla.jit(lambda a, b: a @ b, compiler_options={xla.OPTION: ""})
+        assert "__ynn_fusion" not in _library_fusions(g.lower(a, a.T).compile().as_text())
 
 
 def test_configure_cpu_after_start_warns(no_user_flag):
