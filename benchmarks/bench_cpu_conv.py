@@ -12,8 +12,6 @@ the options are empty and the benchmark says so and returns.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 
@@ -85,12 +83,6 @@ def _print(result: dict) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the 40-channel layers only, fewer repetitions")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    res = run(quick=args.quick)
-    _print(res)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2)
+    from suite import script_main  # this folder is on sys.path when the script runs
+
+    script_main(run, _print, __doc__, quick_help="the 40-channel layers only, fewer repetitions")

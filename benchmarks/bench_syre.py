@@ -12,8 +12,6 @@ state.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -146,13 +144,6 @@ def _print(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--json", default=None, help="also write the results to this file")
-    args = parser.parse_args()
-    res = run(quick=args.quick)
-    _print(res)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2)
-    sys.exit(0)
+    from suite import script_main  # this folder is on sys.path when the script runs
+
+    script_main(run, _print, __doc__, quick_help="fewer repetitions")

@@ -20,6 +20,18 @@ HERE = Path(__file__).resolve().parent
 PARTS = ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx", "bench_cpu_conv")
 
 
+def script_main(run, print_results, doc: str, quick_help: str) -> None:
+    """The command line of a one-part benchmark script: ``[--quick] [--json FILE]``, then run, print, save."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    args = parser.parse_args()
+    results = run(quick=args.quick)
+    print_results(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
 def run(quick: bool = False, dtype: str = "float32") -> dict:
     """Runs every part and returns ``{part: results}``."""
     if str(HERE) not in sys.path:
