@@ -11,5 +11,7 @@
 """
 from symjax.nnx._layers import GroupBatchNorm, GroupConv, GroupPool, LiftingConv, SetLinear, SetPool
 from symjax.nnx._equivariant_linear import EquivariantLinear
+from symjax.nnx._export import ExportedModel, PlainConv, export
 
-__all__ = ["EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool"]
+__all__ = ["EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
+           "export", "ExportedModel", "PlainConv"]
