@@ -35,7 +35,26 @@ def test_nnx_quickstart(capsys):
     assert "bitwise equal" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["rotated_digits.py", "syre_collapse.py", "nnx_quickstart.py"])
+def test_plasticity_syre_keeps_the_representation(capsys):
+    """20 tasks (a few seconds): weight decay's hidden representation loses rank and units faster than syre's."""
+    result = _main("plasticity.py")(["--tasks", "20"])
+    assert set(result) == {"decay", "syre"} and all(len(h) == 20 for h in result.values())
+
+    def last(name, key):
+        return sum(r[key] for r in result[name][-4:]) / 4
+
+    assert last("syre", "rank") > last("decay", "rank") + 5
+    assert last("syre", "dead") < last("decay", "dead")
+    assert abs(last("syre", "accuracy") - last("decay", "accuracy")) < 0.05
+    assert "syre: test accuracy" in capsys.readouterr().out
+
+
+def test_plasticity_quick():
+    result = _main("plasticity.py")(["--quick"])
+    assert {"accuracy", "rank", "dead"} == set(result["syre"][-1])
+
+
+@pytest.mark.parametrize("name", ["rotated_digits.py", "syre_collapse.py", "nnx_quickstart.py", "plasticity.py"])
 def test_examples_document_how_to_run(name):
     text = (EXAMPLES / name).read_text()
     assert f"python examples/{name} --quick" in text
