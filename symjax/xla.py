@@ -20,7 +20,7 @@ Three ways to use it, all no-ops on GPU and TPU:
 - measured, for one function and one set of argument shapes: :func:`fastest`
   compiles both ways, times them and keeps the faster. Eigen won every
   training step measured here, but not every forward pass: YNNPACK fuses a
-  whole narrow forward pass (a 40-channel p4 net: 25 ms against 29 ms).
+  whole narrow forward pass (a 40-channel p4 net: 24 ms against 29 ms).
 
 A flag the user already set in ``XLA_FLAGS`` always wins: with
 ``--xla_cpu_experimental_ynn_fusion_type=...`` there, :func:`compiler_options`
