@@ -14,7 +14,6 @@ symjax). C4 and D4 are exact and serve as the reference.
 """
 from __future__ import annotations
 
-import sys
 
 import jax
 import jax.numpy as jnp

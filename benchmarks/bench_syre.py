@@ -13,7 +13,6 @@ state.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 import jax

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     half = epochs // 2
     straight, history = trainer.fit(state, batches, epochs=epochs, progress=False)
     checkpoint_dir = tempfile.mkdtemp(prefix="nnx_quickstart_")
-    midway, _ = trainer.fit(state, batches, epochs=half, checkpoint_dir=checkpoint_dir)
+    trainer.fit(state, batches, epochs=half, checkpoint_dir=checkpoint_dir)  # writes the checkpoint
     resumed = trainer.restore(checkpoint_dir, like=trainer.init(jax.random.key(0), batches(0)[0]))
     resumed, _ = trainer.fit(resumed, batches, epochs=epochs - half)
     pairs = zip(jax.tree.leaves(resumed.params), jax.tree.leaves(straight.params))

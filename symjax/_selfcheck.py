@@ -14,7 +14,6 @@ elements that permute the grid (multiples of 90 degrees, flips) must stay exact.
 """
 from __future__ import annotations
 
-import flax.linen as fnn
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -20,7 +20,6 @@ the height axis (row 0 is the top).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Callable
 
 import jax

@@ -50,6 +50,11 @@ __all__ = [
 class DecayTowardState(NamedTuple):
     """State of :func:`decay_toward` and of :func:`syre` with ``regenerate=False``.
 
+    >>> import jax, jax.numpy as jnp
+    >>> state = syre(1e-4, jax.random.key(0)).init({"w": jnp.ones((2, 3))})
+    >>> type(state).__name__, state.anchor["w"].shape
+    ('DecayTowardState', (2, 3))
+
     Attributes:
       anchor: pytree like the params with ``None`` on leaves that are not decayed.
       decay: the diagonal ``D`` in the same layout, or ``None`` for ``D = 1``.
@@ -61,6 +66,11 @@ class DecayTowardState(NamedTuple):
 
 class SyreKeyState(NamedTuple):
     """State of :func:`syre` with ``regenerate=True``: only the key of the anchor.
+
+    >>> import jax, jax.numpy as jnp
+    >>> state = syre(1e-4, jax.random.key(0), regenerate=True).init({"w": jnp.ones((2, 3))})
+    >>> type(state).__name__
+    'SyreKeyState'
 
     Attributes:
       key: the PRNG key from which the anchor (and ``D``) is redrawn every step.

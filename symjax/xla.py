@@ -82,6 +82,13 @@ def compiler_options(backend: str | None = None) -> dict[str, str]:
       ``{OPTION: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}`` on CPU (YNNPACK for matrix
       products only, Eigen for convolutions), else ``{}``; also ``{}`` when the user
       set the option in ``XLA_FLAGS`` or this jaxlib does not know it.
+
+    >>> import jax, jax.numpy as jnp
+    >>> compiler_options("gpu")
+    {}
+    >>> step = jax.jit(lambda x: jnp.tanh(x).sum(), compiler_options=compiler_options() or None)
+    >>> float(step(jnp.zeros(3)))
+    0.0
     """
     if backend is not None and not isinstance(backend, str):
         raise TypeError(f"compiler_options expects backend to be a platform name such as 'cpu', "
@@ -97,6 +104,13 @@ def jit(fun: Callable | None = None, **jit_kwargs: Any):
 
     Takes every argument of ``jax.jit``; options passed explicitly win over ours.
     Usable as ``jit(f, ...)`` or as a decorator ``@jit`` / ``@jit(static_argnums=...)``.
+
+    >>> import jax.numpy as jnp
+    >>> @jit(static_argnums=1)
+    ... def scale(x, k):
+    ...     return x * k
+    >>> scale(jnp.ones(2), 3).tolist()
+    [3.0, 3.0]
     """
     if fun is None:
         return functools.partial(jit, **jit_kwargs)
@@ -120,6 +134,14 @@ def configure_cpu(*, warn: bool = True) -> bool:
       ``True`` when the flag is in effect for this process (added now or already set
       by the user), ``False`` when JAX had already started (a warning says so; use
       :func:`compiler_options` per function instead).
+
+    Call it at the top of a script, before anything touches JAX arrays (not run
+    here: the doctests' process has started JAX; ``tests/test_xla.py`` runs it in
+    a fresh process):
+
+    >>> from symjax import xla
+    >>> xla.configure_cpu()  # doctest: +SKIP
+    True
     """
     if _user_flag_set():
         return True
@@ -136,7 +158,13 @@ def configure_cpu(*, warn: bool = True) -> bool:
 
 
 class Tuned(NamedTuple):
-    """What :func:`fastest` chose: call it like the function it compiled (same argument shapes)."""
+    """What :func:`fastest` chose: call it like the function it compiled (same argument shapes).
+
+    >>> import jax.numpy as jnp
+    >>> tuned = fastest(lambda x: 2 * x, jnp.ones(2), reps=1)
+    >>> isinstance(tuned, Tuned), tuned(jnp.ones(2)).tolist()
+    (True, [2.0, 2.0])
+    """
 
     compiled: Any
     """The ``jax.stages.Compiled`` of the faster variant."""

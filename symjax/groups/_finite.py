@@ -16,7 +16,13 @@ __all__ = [
 
 
 class GroupAxiomError(ValueError):
-    """A Cayley table violates a group axiom; the message names the axiom and the elements."""
+    """A Cayley table violates a group axiom; the message names the axiom and the elements.
+
+    >>> try:
+    ...     from_cayley_table([[0, 1], [1, 1]])
+    ... except GroupAxiomError as err:
+    ...     print(type(err).__name__)
+    GroupAxiomError"""
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

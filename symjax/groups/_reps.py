@@ -66,6 +66,18 @@ def _same_group(reps, what: str) -> Group:
     return G
 
 
+def _flat_operands(reps, cls, what: str) -> tuple:
+    """The operands of a sum or product ``cls``, nested ones of the same kind flattened, checked."""
+    if not reps:
+        raise ValueError(f"{what} expects at least one representation, got none")
+    flat = []
+    for i, r in enumerate(reps):
+        _check_rep(r, f"reps[{i}]")
+        flat.extend(r.reps if isinstance(r, cls) else (r,))
+    _same_group(flat, what)
+    return tuple(flat)
+
+
 def _block_diag(blocks, xp):
     """Block-diagonal ``(..., sum d, sum d)`` from ``(..., d_i, d_i)`` blocks (NumPy or jax.numpy)."""
     total = sum(b.shape[-1] for b in blocks)
@@ -91,6 +103,11 @@ class Rep:
 
     Subclasses implement ``group``, ``dim``, ``_build(g, xp)`` (the matrices at the elements
     ``g``, batched over its leading axes) and ``_drho(A)`` (Lie algebra).
+
+    >>> from symjax.groups import SO, Standard
+    >>> V = Standard(SO(3))
+    >>> isinstance(V * V + V, Rep), V == Standard(SO(3)), hash(V) == hash(Standard(SO(3)))
+    (True, True, True)
     """
 
     __slots__ = ()
@@ -385,14 +402,7 @@ class DirectSum(Rep):
     __slots__ = ("reps",)
 
     def __init__(self, *reps: Rep):
-        if not reps:
-            raise ValueError("DirectSum expects at least one representation, got none")
-        flat = []
-        for i, r in enumerate(reps):
-            _check_rep(r, f"reps[{i}]")
-            flat.extend(r.reps if isinstance(r, DirectSum) else (r,))
-        _same_group(flat, "DirectSum")
-        object.__setattr__(self, "reps", tuple(flat))
+        object.__setattr__(self, "reps", _flat_operands(reps, DirectSum, "DirectSum"))
 
     group = property(lambda self: self.reps[0].group, doc="The common group.")
     dim = property(lambda self: sum(r.dim for r in self.reps), doc="The sum of the dimensions.")
@@ -430,14 +440,7 @@ class TensorProduct(Rep):
     __slots__ = ("reps",)
 
     def __init__(self, *reps: Rep):
-        if not reps:
-            raise ValueError("TensorProduct expects at least one representation, got none")
-        flat = []
-        for i, r in enumerate(reps):
-            _check_rep(r, f"reps[{i}]")
-            flat.extend(r.reps if isinstance(r, TensorProduct) else (r,))
-        _same_group(flat, "TensorProduct")
-        object.__setattr__(self, "reps", tuple(flat))
+        object.__setattr__(self, "reps", _flat_operands(reps, TensorProduct, "TensorProduct"))
 
     group = property(lambda self: self.reps[0].group, doc="The common group.")
     dim = property(lambda self: int(np.prod([r.dim for r in self.reps])), doc="The product of the dimensions.")

@@ -47,7 +47,28 @@ def default_kernel_init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.f
     return (flat * jnp.asarray(std, dtype)).reshape(shape)
 
 
-class LiftingConv(nn.Module):
+class _Conv(nn.Module):
+    """The attributes shared by :class:`LiftingConv` and :class:`GroupConv`, and their parameter set-up."""
+
+    group: FiniteGroup
+    features: int
+    kernel_size: int | Sequence[int] = (3, 3)
+    strides: int | Sequence[int] = 1
+    padding: Padding = "SAME"
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    kernel_init: Initializer = default_kernel_init
+    bias_init: Initializer = nn.initializers.zeros_init()
+    precision: Any = None
+
+    def _kernel_and_bias(self, x: jax.Array, kernel_shape: tuple[int, ...]):
+        kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        return promote_dtype(x, kernel, bias, dtype=self.dtype)
+
+
+class LiftingConv(_Conv):
     """Lifting convolution ``(N, H, W, cin) -> (N, H', W', features, |G|)`` (:func:`symjax.functional.lifting_conv`).
 
     Attributes:
@@ -74,31 +95,17 @@ class LiftingConv(nn.Module):
     ((3, 3, 3, 6), (1, 9, 9, 6, 8))
     """
 
-    group: FiniteGroup
-    features: int
-    kernel_size: int | Sequence[int] = (3, 3)
-    strides: int | Sequence[int] = 1
-    padding: Padding = "SAME"
-    use_bias: bool = True
-    dtype: Any = None
-    param_dtype: Any = jnp.float32
-    kernel_init: Initializer = default_kernel_init
-    bias_init: Initializer = nn.initializers.zeros_init()
-    precision: Any = None
-
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         check_conv_group(self.group, "LiftingConv", "group")
         x = check_rank(x, 4, "LiftingConv", "(N, H, W, C)")
         kh, kw = canonical_kernel_size(self.kernel_size, "LiftingConv")
-        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype)
-        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+        x, kernel, bias = self._kernel_and_bias(x, (kh, kw, x.shape[-1], self.features))
         return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
                               precision=self.precision)
 
 
-class GroupConv(nn.Module):
+class GroupConv(_Conv):
     """Group convolution ``(N, H, W, cin, |G|) -> (N, H', W', features, |G|)`` (:func:`symjax.functional.group_conv`).
 
     Attributes are those of :class:`LiftingConv`; the kernel is ``(kh, kw, cin, |G|, features)``.
@@ -111,30 +118,15 @@ class GroupConv(nn.Module):
     (1, 5, 5, 5, 4)
     """
 
-    group: FiniteGroup
-    features: int
-    kernel_size: int | Sequence[int] = (3, 3)
-    strides: int | Sequence[int] = 1
-    padding: Padding = "SAME"
-    use_bias: bool = True
-    dtype: Any = None
-    param_dtype: Any = jnp.float32
-    kernel_init: Initializer = default_kernel_init
-    bias_init: Initializer = nn.initializers.zeros_init()
-    precision: Any = None
-
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         G = check_conv_group(self.group, "GroupConv", "group")
         x = check_rank(x, 5, "GroupConv", "(N, H, W, C, |G|)")
         check_group_axis(x, G, "GroupConv")
         kh, kw = canonical_kernel_size(self.kernel_size, "GroupConv")
-        kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-2], G.order, self.features),
-                            self.param_dtype)
-        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+        x, kernel, bias = self._kernel_and_bias(x, (kh, kw, x.shape[-2], G.order, self.features))
         return F.group_conv(x, kernel, G, strides=self.strides, padding=self.padding, bias=bias,
-                              precision=self.precision)
+                            precision=self.precision)
 
 
 class GroupPool(nn.Module):

@@ -23,6 +23,15 @@ class PlainConv(nnx.Module):
     convolution the input axis is just ``cin``) and ``conv.conv.bias`` the bias
     repeated to ``(features*|G|,)``. Inputs and outputs keep the shapes of the
     layer it replaces: ``(N, H, W, C, |G|)`` group feature maps.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx as fnnx
+    >>> from symjax import groups, nnx
+    >>> layer = nnx.GroupConv(groups.cyclic(4), 2, 3, rngs=fnnx.Rngs(0))
+    >>> plain = PlainConv(layer)
+    >>> f = jnp.ones((1, 5, 5, 2, 4))
+    >>> plain.conv.kernel.shape, bool(jnp.allclose(plain(f), layer(f), atol=1e-5))
+    ((3, 3, 8, 12), True)
     """
 
     def __init__(self, layer: LiftingConv | GroupConv):
@@ -61,6 +70,13 @@ class ExportedModel(nnx.Module):
     maps (rank 5, last axis a group's order) flattened to ``(N, H, W, C*|G|)``,
     as :func:`symjax.nn.export` does. ``self.model`` is the converted copy itself
     (its methods return the unflattened maps); ``train()`` / ``eval()`` reach it.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx as fnnx
+    >>> from symjax import groups, nnx
+    >>> exported = nnx.export(nnx.LiftingConv(groups.dihedral(4), 1, 2, rngs=fnnx.Rngs(0)))
+    >>> type(exported.model).__name__, exported(jnp.ones((1, 5, 5, 1))).shape
+    ('PlainConv', (1, 5, 5, 16))
     """
 
     def __init__(self, model: nnx.Module, orders: tuple[int, ...]):

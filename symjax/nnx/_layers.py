@@ -111,7 +111,7 @@ class GroupConv(_Conv):
         check_group_axis(x, self.group, self._name)
         x, kernel, bias = self._params(x)
         return F.group_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
-                              precision=self.precision)
+                            precision=self.precision)
 
 
 class GroupPool(nnx.Module):

@@ -17,7 +17,16 @@ Action = Callable[[Any, Any, jax.Array], jax.Array]
 
 
 class EquivarianceError(AssertionError):
-    """Raised by :func:`check_equivariance`; the message holds a per-element report."""
+    """Raised by :func:`check_equivariance`; the message holds a per-element report.
+
+    >>> import jax.numpy as jnp
+    >>> from symjax import actions, groups
+    >>> try:
+    ...     check_equivariance(lambda x: x[:, ::-1], groups.cyclic(4), jnp.arange(9.0).reshape(1, 3, 3, 1),
+    ...                        actions.on_image, actions.on_image)
+    ... except EquivarianceError as err:
+    ...     print(type(err).__name__)
+    EquivarianceError"""
 
 
 def _per_element_errors(f: Callable, G: Any, x: jax.Array, act_in: Action, act_out: Action) -> jax.Array:

@@ -1,5 +1,4 @@
 """NNX layers: equivariance, agreement with Linen and functional, batch-norm modes, bad input."""
-import flax.linen as fnn
 import jax
 import jax.numpy as jnp
 import numpy as np
