@@ -26,12 +26,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from symjax._prng import check_key
 from symjax.symmetry._removal import (
     Mask,
     PyTree,
     active_leaves,
     check_anisotropy,
-    check_key,
     check_nonnegative,
     draw,
     remove_symmetry,

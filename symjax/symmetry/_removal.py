@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from symjax._prng import check_key, is_typed_key
+
 PyTree = Any
 Mask = Union[PyTree, Callable[[PyTree], PyTree], None]
 
@@ -60,19 +62,6 @@ def check_anisotropy(anisotropy: Any) -> float:
     if not 0.0 <= eps < 1.0:
         raise ValueError(f"anisotropy must be in [0, 1), got {anisotropy!r}")
     return eps
-
-
-def check_key(key: Any) -> None:
-    """Raise TypeError naming ``key`` unless it is a single PRNG key."""
-    if isinstance(key, (jax.Array, np.ndarray)):
-        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim == 0:
-            return
-        if key.dtype == np.uint32 and key.shape == (2,):
-            return
-    raise TypeError(
-        "key must be a single PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), "
-        f"got {type(key).__name__} {getattr(key, 'dtype', '')}{getattr(key, 'shape', '')}"
-    )
 
 
 def _floating_dtype(leaf: Any) -> np.dtype | None:
@@ -354,8 +343,7 @@ class Syre:
 
     def _fingerprint(self) -> tuple:
         key = self.key
-        typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-        data = np.asarray(jax.random.key_data(key) if typed else key)
+        data = np.asarray(jax.random.key_data(key) if is_typed_key(key) else key)
         return (
             float(self.weight_decay),
             str(key.dtype),
