@@ -1,7 +1,8 @@
 """symjax: symmetry in deep learning with JAX.
 
 Finite and Lie groups as pure data (:mod:`symjax.groups`), their actions on
-images, group feature maps, vectors and sets (:mod:`symjax.actions`),
+images, group feature maps, vectors and sets (:mod:`symjax.actions`, over
+the pixel-grid geometry of :mod:`symjax.geometry`),
 group-equivariant layers over one functional core (:mod:`symjax.functional`,
 :mod:`symjax.nn` for Flax Linen, :mod:`symjax.nnx` for Flax NNX), symmetry
 removal and measures of symmetry (:mod:`symjax.symmetry`, :mod:`symjax.optim`)
@@ -17,7 +18,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("groups", "actions", "functional", "nn", "nnx", "symmetry", "optim", "train", "xla")
+_SUBMODULES = ("groups", "geometry", "actions", "functional", "nn", "nnx", "symmetry", "optim", "train", "xla")
 __all__ = list(_SUBMODULES) + ["__version__"]
 
 

@@ -19,75 +19,23 @@ the height axis (row 0 is the top).
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from symjax.geometry import grid_plan, is_exact_on_grid, pixel_index, regular_index, resample, transform_exact
 from symjax.groups import FiniteGroup, LieGroup
-from symjax.groups._finite import _check_element
+from symjax.groups._elements import concrete_element
 
 __all__ = ["on_image", "on_group_image", "on_vectors", "on_set", "on_graph", "rotate_image", "orbit",
            "symmetrize", "augment", "is_exact_on_grid"]
-
-_QUARTER = {(1, 0): 0, (0, 1): 1, (-1, 0): 2, (0, -1): 3}
-
 
 def _check_group(G, fn: str) -> FiniteGroup:
     if not isinstance(G, FiniteGroup):
         raise TypeError(f"{fn} expects G to be a symjax.groups.FiniteGroup, got {type(G).__name__}")
     return G
-
-
-@functools.lru_cache(maxsize=None)
-def _grid_plan(G: FiniteGroup) -> tuple[tuple[int, int], ...] | None:
-    """Per element ``(quarter_turns, flip)`` when ``G`` permutes the pixel grid exactly, else None."""
-    mats = G.matrices
-    if mats is None or mats.shape[-2:] != (2, 2) or np.iscomplexobj(mats):
-        return None
-    rounded = np.round(mats)
-    if np.abs(mats - rounded).max() > 1e-9:
-        return None
-    plan = []
-    for m in rounded.astype(int):
-        flip = int(round(np.linalg.det(m)) < 0)
-        r = m @ np.diag([-1, 1]) if flip else m  # m = R_k S^flip
-        k = _QUARTER.get((int(r[0, 0]), int(r[1, 0])))
-        if k is None:
-            return None
-        plan.append((k, flip))
-    return tuple(plan)
-
-
-def is_exact_on_grid(G: FiniteGroup) -> bool:
-    """Whether ``G`` acts on the pixel grid by exact pixel permutations (C1, C2, C4, D1, D2, D4, V4).
-
-    Other groups with 2x2 matrices (e.g. ``cyclic(8)``) act on images by
-    bilinear interpolation, which is only approximately a group action.
-
-    >>> from symjax import groups
-    >>> is_exact_on_grid(groups.dihedral(4)), is_exact_on_grid(groups.cyclic(8))
-    (True, False)
-    """
-    return _grid_plan(_check_group(G, "is_exact_on_grid")) is not None
-
-
-def _concrete_element(g, order: int, argname: str = "g") -> int | None:
-    """The element as a Python int if known at trace time, else None."""
-    if isinstance(g, jax.core.Tracer):
-        if g.ndim != 0:
-            raise ValueError(f"{argname} must be a scalar group element, got shape {g.shape}; "
-                             "vmap over elements instead")
-        _check_element(g, order, argname)
-        return None
-    arr = np.asarray(g)
-    if arr.ndim != 0:
-        raise ValueError(f"{argname} must be a scalar group element, got shape {arr.shape}; "
-                         "vmap over elements instead")
-    _check_element(arr[()] if np.issubdtype(arr.dtype, np.integer) else g, order, argname)
-    return int(arr)
 
 
 def _check_image(x, fn: str, argname: str = "x", min_ndim: int = 3) -> jax.Array:
@@ -96,46 +44,6 @@ def _check_image(x, fn: str, argname: str = "x", min_ndim: int = 3) -> jax.Array
         layout = "(..., H, W, C)" if min_ndim == 3 else "(..., H, W, C, |G|)"
         raise ValueError(f"{fn} expects {argname} of shape {layout}, got shape {x.shape}")
     return x
-
-
-def _exact_transform(x, k: int, flip: int):
-    xp = np if isinstance(x, np.ndarray) else jnp
-    if flip:
-        x = xp.flip(x, axis=-2)
-    return xp.rot90(x, k, axes=(-3, -2)) if k else x
-
-
-@functools.lru_cache(maxsize=64)
-def _pixel_index(G: FiniteGroup, height: int, width: int) -> np.ndarray:
-    """``(order, H*W)``: ``on_image(G, g, x)`` flattened equals ``x_flat[index[g]]``."""
-    base = np.arange(height * width).reshape(height, width, 1)
-    return np.stack([_exact_transform(base, k, f).reshape(-1) for k, f in _grid_plan(G)])
-
-
-def _resample(x: jax.Array, matrix: jax.Array) -> jax.Array:
-    """``out(p) = x(matrix^-1 p)``, bilinear with zero fill, about the image centre."""
-    h, w = x.shape[-3], x.shape[-2]
-    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
-    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    p = jnp.asarray(np.stack([cols - cx, cy - rows], axis=-1).reshape(-1, 2), dtype)
-    m = jnp.asarray(matrix, dtype)
-    inv = jnp.array([[m[1, 1], -m[0, 1]], [-m[1, 0], m[0, 0]]]) / (m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
-    src = p @ inv.T
-    col, row = src[:, 0] + cx, cy - src[:, 1]
-    snap = lambda c: jnp.where(jnp.abs(c - jnp.round(c)) < 1e-4, jnp.round(c), c)  # noqa: E731
-    col, row = snap(col), snap(row)
-    r0, c0 = jnp.floor(row), jnp.floor(col)
-    wr, wc = row - r0, col - c0
-    flat = x.reshape(x.shape[:-3] + (h * w, x.shape[-1])).astype(dtype)
-    out = jnp.zeros_like(flat)
-    for dr, dc, weight in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc),
-                           (1, 0, wr * (1 - wc)), (1, 1, wr * wc)):
-        rr, cc = r0 + dr, c0 + dc
-        valid = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-        idx = jnp.clip(rr, 0, h - 1).astype(jnp.int32) * w + jnp.clip(cc, 0, w - 1).astype(jnp.int32)
-        out = out + jnp.take(flat, idx, axis=-2) * jnp.where(valid, weight, 0.0)[:, None]
-    return out.reshape(x.shape[:-3] + (h, w, x.shape[-1]))
 
 
 def on_image(G: FiniteGroup, g, x: jax.Array) -> jax.Array:
@@ -161,28 +69,22 @@ def on_image(G: FiniteGroup, g, x: jax.Array) -> jax.Array:
     """
     G = _check_group(G, "on_image")
     x = _check_image(x, "on_image")
-    plan = _grid_plan(G)
-    gi = _concrete_element(g, G.order)
+    plan = grid_plan(G)
+    gi = concrete_element(g, G.order)
     if plan is None:
         if G.matrices is None or G.matrices.shape[-2:] != (2, 2):
             raise ValueError(f"on_image needs a group with 2x2 matrices acting on the plane; "
                              f"{G.name} has {'none' if G.matrices is None else G.matrices.shape[-2:]}")
-        return _resample(x, jnp.asarray(G.matrices)[g]).astype(x.dtype)
+        return resample(x, jnp.asarray(G.matrices)[g]).astype(x.dtype)
     h, w = x.shape[-3], x.shape[-2]
     if h != w and any(k % 2 for k, _ in plan):
         raise ValueError(f"on_image with {G.name} (90-degree rotations) needs square images, "
                          f"got x with H={h}, W={w}")
     if gi is not None:
-        return _exact_transform(x, *plan[gi])
-    index = jnp.asarray(_pixel_index(G, h, w))[g]
+        return transform_exact(x, *plan[gi])
+    index = jnp.asarray(pixel_index(G, h, w))[g]
     flat = x.reshape(x.shape[:-3] + (h * w, x.shape[-1]))
     return jnp.take(flat, index, axis=-2).reshape(x.shape)
-
-
-@functools.lru_cache(maxsize=None)
-def _regular_index(G: FiniteGroup) -> np.ndarray:
-    """``(order, order)``: ``index[g, h] = g^-1 h``."""
-    return G.cayley_table[G.inverse_table[:, None], np.arange(G.order)[None, :]]
 
 
 def on_group_image(G: FiniteGroup, g, f: jax.Array) -> jax.Array:
@@ -211,8 +113,8 @@ def on_group_image(G: FiniteGroup, g, f: jax.Array) -> jax.Array:
         raise ValueError(f"on_group_image expects the last axis of f to have size |G| = {G.order} "
                          f"({G.name}), got {f.shape[-1]} (f has shape {f.shape})")
     spatial = on_image(G, g, f.reshape(f.shape[:-2] + (-1,))).reshape(f.shape)
-    gi = _concrete_element(g, G.order)
-    index = _regular_index(G)[gi] if gi is not None else jnp.asarray(_regular_index(G))[g]
+    gi = concrete_element(g, G.order)
+    index = regular_index(G)[gi] if gi is not None else jnp.asarray(regular_index(G))[g]
     return jnp.take(spatial, index, axis=-1)
 
 
@@ -236,7 +138,7 @@ def on_vectors(G, g, v: jax.Array) -> jax.Array:
         G = _check_group(G, "on_vectors")
         if G.matrices is None:
             raise ValueError(f"on_vectors needs a group with matrices; {G.name} has none")
-        _concrete_element(g, G.order)
+        concrete_element(g, G.order)
         m = jnp.asarray(G.matrices)[g]
     if v.ndim < 1 or v.shape[-1] != m.shape[-1]:
         raise ValueError(f"on_vectors expects v of shape (..., {m.shape[-1]}), got {v.shape}")
@@ -320,7 +222,7 @@ def rotate_image(x: jax.Array, angle) -> jax.Array:
     if angle.ndim != 0:
         raise ValueError(f"rotate_image expects a scalar angle, got shape {angle.shape}; vmap over angles instead")
     c, s = jnp.cos(angle), jnp.sin(angle)
-    return _resample(x, jnp.array([[c, -s], [s, c]])).astype(
+    return resample(x, jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])])).astype(
         x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32)
 
 

@@ -97,6 +97,7 @@ def is_exact_on_grid(G: FiniteGroup) -> bool:
     return grid_plan(G) is not None
 
 
+@functools.lru_cache(maxsize=None)
 def is_planar(G: FiniteGroup) -> bool:
     """Whether ``G`` has real orthogonal 2x2 ``matrices`` (so it can act on images, exactly or by resampling).
 

@@ -2,8 +2,9 @@
 
 For a group whose 2x2 matrices do not permute the pixel grid (``cyclic(8)``,
 ``dihedral(8)``, ...), the copy of a kernel for element ``h`` is its taps
-resampled by ``h`` about the kernel centre, bilinearly with zero fill, exactly
-as :func:`symjax.actions.on_image` resamples an image; for group kernels the
+resampled by ``h`` about the kernel centre, bilinearly with zero fill, by the
+same interpolation as :func:`symjax.actions.on_image` resamples an image
+(:func:`symjax.geometry.bilinear_taps`); for group kernels the
 input group axis is also permuted by the left regular action, as for the exact
 groups. The resampling is a linear map on the ``P = kh*kw`` taps, built once
 per (group, kernel size) in NumPy as an interpolation tensor ``(|G|, P, P)``
@@ -30,37 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symjax.actions import _regular_index
+from symjax.geometry import disc_mask, interpolation_matrix, regular_index
 from symjax.groups import FiniteGroup
-
-_SNAP = 1e-4  # as actions._resample: coordinates this close to a pixel land on it
-
-
-def _bilinear(matrix: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """``(P, P)``: ``out_flat = W @ in_flat`` is ``out(p) = in(matrix^-1 p)`` about the kernel centre."""
-    rows, cols = np.meshgrid(np.arange(kh), np.arange(kw), indexing="ij")
-    cy, cx = (kh - 1) / 2.0, (kw - 1) / 2.0
-    p = np.stack([cols - cx, cy - rows], axis=-1).reshape(-1, 2).astype(np.float64)
-    src = p @ np.linalg.inv(matrix).T
-    col, row = src[:, 0] + cx, cy - src[:, 1]
-    col = np.where(np.abs(col - np.round(col)) < _SNAP, np.round(col), col)
-    row = np.where(np.abs(row - np.round(row)) < _SNAP, np.round(row), row)
-    r0, c0 = np.floor(row), np.floor(col)
-    wr, wc = row - r0, col - c0
-    out = np.zeros((kh * kw, kh * kw))
-    for dr, dc, weight in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc),
-                           (1, 0, wr * (1 - wc)), (1, 1, wr * wc)):
-        rr, cc = (r0 + dr).astype(int), (c0 + dc).astype(int)
-        valid = (rr >= 0) & (rr < kh) & (cc >= 0) & (cc < kw) & (weight != 0)
-        np.add.at(out, (np.nonzero(valid)[0], rr[valid] * kw + cc[valid]), weight[valid])
-    return out
-
-
-def _disc(kh: int, kw: int) -> np.ndarray:
-    """``(P,)`` 1.0 for the taps within ``(min(kh, kw) - 1) / 2`` of the kernel centre, else 0.0."""
-    rows, cols = np.meshgrid(np.arange(kh) - (kh - 1) / 2.0, np.arange(kw) - (kw - 1) / 2.0, indexing="ij")
-    radius = (min(kh, kw) - 1) / 2.0
-    return (rows ** 2 + cols ** 2 <= radius ** 2 + 1e-9).astype(np.float64).reshape(-1)
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,9 +44,9 @@ def interpolation_tensor(G: FiniteGroup, kh: int, kw: int, disc: bool = True) ->
     matrices (the index of :mod:`symjax.functional._conv`). With ``disc`` only
     the source taps in the inscribed disc are read (``tensor[h] = W_h @ diag(mask)``).
     """
-    tensor = np.stack([_bilinear(np.asarray(m, np.float64), kh, kw) for m in G.matrices])
+    tensor = np.stack([interpolation_matrix(m, kh, kw) for m in G.matrices])
     if disc:
-        tensor = tensor * _disc(kh, kw)[None, None, :]
+        tensor = tensor * disc_mask(kh, kw).reshape(1, 1, -1)
     return tensor.astype(np.float32)
 
 
@@ -98,6 +70,6 @@ def group_kernel(kernel: jax.Array, G: FiniteGroup, fn: str = "group_kernel", di
     _check_square(G, kernel, fn)
     kh, kw, cin, n, cout = kernel.shape
     weights = jnp.asarray(interpolation_tensor(G, kh, kw, disc), kernel.dtype)
-    permuted = kernel.reshape(kh * kw, cin, n, cout)[:, :, _regular_index(G)]  # (P, cin, n_h, n_k, cout): h^-1 k
+    permuted = kernel.reshape(kh * kw, cin, n, cout)[:, :, regular_index(G)]  # (P, cin, n_h, n_k, cout): h^-1 k
     taps = jnp.einsum("hpq,qchko->pckoh", weights, permuted)
     return taps.reshape(kh, kw, cin * n, cout * n)

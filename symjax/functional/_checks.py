@@ -5,37 +5,32 @@ from typing import Sequence, Union
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from symjax.actions import is_exact_on_grid
+from symjax.geometry import EXACT_GROUP_NAMES, is_exact_on_grid, is_planar
 from symjax.groups import FiniteGroup
 
 Padding = Union[str, int, Sequence[int], Sequence[tuple[int, int]]]
-
-EXACT_GROUPS = "C1, C2, C4, D1, D2, D4"
 
 
 def check_conv_group(G, fn: str, argname: str = "G") -> FiniteGroup:
     """``G`` itself, if the convolutions can expand a kernel over it.
 
-    Accepted: the groups exact on the pixel grid (C1, C2, C4, D1, D2, D4) and
-    any other group of 2x2 orthogonal matrices (C_n, D_n), whose rotations are
-    applied by interpolation (approximate equivariance).
+    Accepted: the groups exact on the pixel grid (:func:`symjax.geometry.exact_groups`)
+    and any other group of 2x2 orthogonal matrices (C_n, D_n), whose rotations
+    are applied by interpolation (approximate equivariance).
     """
     if not isinstance(G, FiniteGroup):
         raise TypeError(f"{fn} expects {argname} to be a symjax.groups.FiniteGroup, got {type(G).__name__}")
-    if is_exact_on_grid(G):
+    if is_exact_on_grid(G) or is_planar(G):
         return G
     mats = G.matrices
     if mats is None or mats.shape[-2:] != (2, 2):
         got = "no matrices" if mats is None else f"{mats.shape[-2]}x{mats.shape[-1]} matrices"
-    elif np.iscomplexobj(mats) or not np.allclose(mats @ np.swapaxes(mats, -1, -2), np.eye(2), atol=1e-6):
-        got = "2x2 matrices that are not orthogonal"
     else:
-        return G
+        got = "2x2 matrices that are not orthogonal"
     raise ValueError(f"{fn} expects {argname} to act on the plane by 2x2 orthogonal matrices (exact on the "
-                     f"pixel grid: {EXACT_GROUPS}; by interpolation: other C_n, D_n), got {argname} = "
-                     f"{G.name} with {got}")
+                     f"pixel grid: {', '.join(EXACT_GROUP_NAMES)}; by interpolation: other C_n, D_n), got "
+                     f"{argname} = {G.name} with {got}")
 
 
 def check_rank(x, ndim: int, fn: str, layout: str, argname: str = "x") -> jax.Array:

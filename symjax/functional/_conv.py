@@ -6,7 +6,7 @@ one per output group element ``h``: spatial taps moved by ``h`` exactly as
 input group axis permuted by the left regular action. The index that does
 this is computed once per group and kernel size, in NumPy at trace time, from
 the group tables in :mod:`symjax.groups` and the pixel maps in
-:mod:`symjax.actions`; at run time the expansion is a single gather and the
+:mod:`symjax.geometry`; at run time the expansion is a single gather and the
 layer a single ``lax.conv_general_dilated`` (NHWC / HWIO). Groups that rotate
 by interpolation (C_n, D_n with n not dividing 4) are expanded by one einsum
 with a precomputed bilinear interpolation tensor instead
@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from symjax.actions import _grid_plan, _pixel_index, _regular_index, is_exact_on_grid
-from symjax.functional import _approx
+from symjax.functional._approx import group_kernel as interpolated_group_kernel
+from symjax.functional._approx import lift_kernel as interpolated_lift_kernel
 from symjax.functional._checks import (
     Padding,
     canonical_padding,
@@ -35,13 +35,14 @@ from symjax.functional._checks import (
     check_group_axis,
     check_rank,
 )
+from symjax.geometry import grid_plan, is_exact_on_grid, pixel_index, regular_index
 from symjax.groups import FiniteGroup
 
 __all__ = ["lift_kernel", "group_kernel", "lifting_conv", "group_conv", "group_pool"]
 
 
 def _check_kernel_square(G: FiniteGroup, kh: int, kw: int, fn: str, shape) -> None:
-    if kh != kw and any(k % 2 for k, _ in _grid_plan(G)):
+    if kh != kw and any(k % 2 for k, _ in grid_plan(G)):
         raise ValueError(f"{fn} with {G.name} (90-degree rotations) needs a square kernel, "
                          f"got kernel of shape {tuple(shape)}")
 
@@ -49,7 +50,7 @@ def _check_kernel_square(G: FiniteGroup, kh: int, kw: int, fn: str, shape) -> No
 @functools.lru_cache(maxsize=None)
 def _lift_index(G: FiniteGroup, kh: int, kw: int) -> np.ndarray:
     """``(kh*kw, |G|)``: tap ``p`` of the copy for element ``h`` is tap ``index[p, h]`` of the kernel."""
-    return np.ascontiguousarray(_pixel_index(G, kh, kw).T).astype(np.int32)
+    return np.ascontiguousarray(pixel_index(G, kh, kw).T).astype(np.int32)
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,8 +61,8 @@ def _group_index(G: FiniteGroup, kh: int, kw: int) -> np.ndarray:
     for output element ``h`` is ``on_group_image(G, h, kernel)``.
     """
     n = G.order
-    pixel = _pixel_index(G, kh, kw)  # (n_h, P)
-    regular = _regular_index(G)  # (n_h, n_k): h^-1 k
+    pixel = pixel_index(G, kh, kw)  # (n_h, P)
+    regular = regular_index(G)  # (n_h, n_k): h^-1 k
     index = pixel.T[:, None, :] * n + regular.T[None, :, :]
     return np.ascontiguousarray(index).astype(np.int32)
 
@@ -86,10 +87,15 @@ def lift_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
     """
     G = check_conv_group(G, "lift_kernel")
     kernel = check_rank(kernel, 4, "lift_kernel", "(kh, kw, cin, cout)", "kernel")
+    return _expand_lift(kernel, G, "lift_kernel")
+
+
+def _expand_lift(kernel: jax.Array, G: FiniteGroup, fn: str) -> jax.Array:
+    """:func:`lift_kernel` for a checked group and a rank-4 kernel."""
     if not is_exact_on_grid(G):
-        return _approx.lift_kernel(kernel, G)
+        return interpolated_lift_kernel(kernel, G, fn)
     kh, kw, cin, cout = kernel.shape
-    _check_kernel_square(G, kh, kw, "lift_kernel", kernel.shape)
+    _check_kernel_square(G, kh, kw, fn, kernel.shape)
     taps = kernel.reshape(kh * kw, cin, cout)[_lift_index(G, kh, kw)]  # (P, n, cin, cout)
     return taps.transpose(0, 2, 3, 1).reshape(kh, kw, cin, cout * G.order)
 
@@ -114,13 +120,18 @@ def group_kernel(kernel: jax.Array, G: FiniteGroup) -> jax.Array:
     """
     G = check_conv_group(G, "group_kernel")
     kernel = check_rank(kernel, 5, "group_kernel", "(kh, kw, cin, |G|, cout)", "kernel")
-    kh, kw, cin, n, cout = kernel.shape
-    if n != G.order:
+    if kernel.shape[3] != G.order:
         raise ValueError(f"group_kernel expects axis 3 of kernel to have size |G| = {G.order} ({G.name}), "
-                         f"got {n} (kernel has shape {kernel.shape})")
+                         f"got {kernel.shape[3]} (kernel has shape {kernel.shape})")
+    return _expand_group(kernel, G, "group_kernel")
+
+
+def _expand_group(kernel: jax.Array, G: FiniteGroup, fn: str) -> jax.Array:
+    """:func:`group_kernel` for a checked group and a ``(kh, kw, cin, |G|, cout)`` kernel."""
     if not is_exact_on_grid(G):
-        return _approx.group_kernel(kernel, G)
-    _check_kernel_square(G, kh, kw, "group_kernel", kernel.shape)
+        return interpolated_group_kernel(kernel, G, fn)
+    kh, kw, cin, n, cout = kernel.shape
+    _check_kernel_square(G, kh, kw, fn, kernel.shape)
     flat = kernel.transpose(0, 1, 3, 2, 4).reshape(kh * kw * n, cin, cout)
     taps = flat[_group_index(G, kh, kw)]  # (P, n_k, n_h, cin, cout)
     return taps.transpose(0, 3, 1, 4, 2).reshape(kh, kw, cin * n, cout * n)
@@ -193,7 +204,8 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
         raise ValueError(f"lifting_conv expects kernel with cin = {x.shape[-1]} input channels (x has shape "
                          f"{x.shape}), got kernel of shape {kernel.shape}")
     bias = _check_bias(bias, kernel.shape[3], "lifting_conv")
-    return _convolve(x, lift_kernel(kernel, G), bias, G, strides, padding, "lifting_conv", precision)
+    return _convolve(x, _expand_lift(kernel, G, "lifting_conv"), bias, G, strides, padding, "lifting_conv",
+                     precision)
 
 
 def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, padding: Padding = "SAME",
@@ -234,7 +246,8 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
                          f"shape {x.shape}, got kernel of shape {kernel.shape}")
     bias = _check_bias(bias, kernel.shape[4], "group_conv")
     flat = x.reshape(x.shape[:3] + (-1,))
-    return _convolve(flat, group_kernel(kernel, G), bias, G, strides, padding, "group_conv", precision)
+    return _convolve(flat, _expand_group(kernel, G, "group_conv"), bias, G, strides, padding, "group_conv",
+                     precision)
 
 
 _POOLS = {"max": jnp.max, "mean": jnp.mean, "sum": jnp.sum}

@@ -9,6 +9,8 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from symjax.groups._elements import check_element
+
 __all__ = [
     "FiniteGroup", "Subgroup", "GroupAxiomError", "check_group", "trivial", "cyclic", "dihedral",
     "symmetric", "alternating", "klein_four", "direct_product", "from_cayley_table", "generate",
@@ -28,24 +30,6 @@ class GroupAxiomError(ValueError):
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.array(a)
     a.setflags(write=False)
-    return a
-
-
-def _check_element(a, order: int, argname: str):
-    """Range-checks concrete elements; traced ones pass through unchanged."""
-    if isinstance(a, (bool, np.bool_)):
-        raise TypeError(f"{argname} must be an integer group element, got a bool")
-    if isinstance(a, (int, np.integer)):
-        if not 0 <= int(a) < order:
-            raise ValueError(f"{argname} must be a group element in [0, {order}), got {int(a)}")
-    elif isinstance(a, np.ndarray):
-        if not np.issubdtype(a.dtype, np.integer):
-            raise TypeError(f"{argname} must hold integer group elements, got dtype {a.dtype}")
-        if a.size and (a.min() < 0 or a.max() >= order):
-            raise ValueError(f"{argname} must hold group elements in [0, {order}), "
-                             f"got values in [{a.min()}, {a.max()}]")
-    elif hasattr(a, "dtype") and not jnp.issubdtype(a.dtype, jnp.integer):
-        raise TypeError(f"{argname} must hold integer group elements, got dtype {a.dtype}")
     return a
 
 
@@ -178,8 +162,8 @@ class FiniteGroup:
         >>> int(D4.compose(1, 4))  # r * s
         5
         """
-        a = _check_element(a, self.order, "a")
-        b = _check_element(b, self.order, "b")
+        a = check_element(a, self.order, "a")
+        b = check_element(b, self.order, "b")
         return jnp.asarray(self._table)[a, b]
 
     def inverse(self, a):
@@ -189,7 +173,7 @@ class FiniteGroup:
         >>> int(cyclic(4).inverse(1))
         3
         """
-        a = _check_element(a, self.order, "a")
+        a = check_element(a, self.order, "a")
         return jnp.asarray(self._inverse)[a]
 
     def regular_representation(self) -> np.ndarray:
@@ -216,7 +200,7 @@ class FiniteGroup:
         ([0, 1, 2, 3], 4)
         """
         gens = np.atleast_1d(np.asarray(generators, dtype=np.int64))
-        _check_element(gens, self.order, "generators")
+        check_element(gens, self.order, "generators")
         elements = {0}
         frontier = [0]
         while frontier:
@@ -246,7 +230,7 @@ class FiniteGroup:
             elements = np.asarray(H.elements)
         else:
             elements = np.unique(np.asarray(H, dtype=np.int64))
-        _check_element(elements, self.order, "H")
+        check_element(elements, self.order, "H")
         if 0 not in elements:
             raise ValueError(f"H must contain the identity 0, got elements {elements.tolist()}")
         return elements
@@ -380,7 +364,7 @@ def check_group(G) -> None:
         _check_table(table, "table")
 
 
-def _positive_int(n, argname: str, fn: str, minimum: int = 1) -> int:
+def positive_int(n, argname: str, fn: str, minimum: int = 1) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{fn} expects an integer {argname}, got {type(n).__name__}")
     if n < minimum:
@@ -413,7 +397,7 @@ def cyclic(n: int) -> FiniteGroup:
     >>> C4.order, int(C4.compose(3, 2)), C4.matrices[1].tolist()
     (4, 1, [[0.0, -1.0], [1.0, 0.0]])
     """
-    n = _positive_int(n, "n", "cyclic")
+    n = positive_int(n, "n", "cyclic")
     k = np.arange(n)
     table = (k[:, None] + k[None, :]) % n
     mats = np.stack([_rotation(2 * math.pi * i / n) for i in range(n)])
@@ -430,7 +414,7 @@ def dihedral(n: int) -> FiniteGroup:
     >>> D4.order, D4.is_abelian, int(D4.compose(4, 1))  # s r = r^3 s
     (8, False, 7)
     """
-    n = _positive_int(n, "n", "dihedral")
+    n = positive_int(n, "n", "dihedral")
     idx = np.arange(2 * n)
     k, m = idx % n, idx // n
     k1, m1, k2, m2 = k[:, None], m[:, None], k[None, :], m[None, :]
@@ -460,7 +444,7 @@ def symmetric(n: int) -> FiniteGroup:
     >>> S3.order, S3.is_abelian
     (6, False)
     """
-    n = _positive_int(n, "n", "symmetric")
+    n = positive_int(n, "n", "symmetric")
     if n > 7:
         raise ValueError(f"symmetric expects n <= 7 (a Cayley table of order n!), got {n}")
     return _permutation_group(list(itertools.permutations(range(n))), f"S{n}")
@@ -477,7 +461,7 @@ def alternating(n: int) -> FiniteGroup:
     >>> alternating(4).order
     12
     """
-    n = _positive_int(n, "n", "alternating")
+    n = positive_int(n, "n", "alternating")
     if n > 7:
         raise ValueError(f"alternating expects n <= 7, got {n}")
     return _permutation_group([p for p in itertools.permutations(range(n)) if _is_even(p)], f"A{n}")

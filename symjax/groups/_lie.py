@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symjax.groups._finite import FiniteGroup, _positive_int, cyclic, dihedral
+from symjax.groups._finite import FiniteGroup, positive_int, cyclic, dihedral
 
 __all__ = ["LieGroup", "SO", "O", "SU"]
 
@@ -182,7 +182,7 @@ class LieGroup:
         >>> O(2).discretize(4).name
         'D4'
         """
-        n = _positive_int(n, "n", "discretize")
+        n = positive_int(n, "n", "discretize")
         if self.n != 2 or self.kind not in ("SO", "O"):
             raise ValueError(f"discretize is defined for SO(2) and O(2), not {self.name}")
         return cyclic(n) if self.kind == "SO" else dihedral(n)
@@ -194,7 +194,7 @@ def SO(n: int) -> LieGroup:
     >>> SO(3).dim
     3
     """
-    return LieGroup("SO", _positive_int(n, "n", "SO", minimum=2))
+    return LieGroup("SO", positive_int(n, "n", "SO", minimum=2))
 
 
 def O(n: int) -> LieGroup:  # noqa: E743 - the group's name
@@ -203,7 +203,7 @@ def O(n: int) -> LieGroup:  # noqa: E743 - the group's name
     >>> O(3).dim
     3
     """
-    return LieGroup("O", _positive_int(n, "n", "O", minimum=1))
+    return LieGroup("O", positive_int(n, "n", "O", minimum=1))
 
 
 def SU(n: int) -> LieGroup:
@@ -212,4 +212,4 @@ def SU(n: int) -> LieGroup:
     >>> SU(2).dim
     3
     """
-    return LieGroup("SU", _positive_int(n, "n", "SU", minimum=2))
+    return LieGroup("SU", positive_int(n, "n", "SU", minimum=2))

@@ -32,7 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symjax.groups._finite import FiniteGroup, _check_element
+from symjax.groups._elements import check_element
+from symjax.groups._finite import FiniteGroup
 from symjax.groups._lie import LieGroup
 
 __all__ = ["Rep", "Trivial", "Standard", "Regular", "Permutation", "DirectSum", "TensorProduct", "Dual",
@@ -186,7 +187,7 @@ class Rep:
         """
         G = self.group
         if isinstance(G, FiniteGroup):
-            g = _check_element(g, G.order, "g")
+            g = check_element(g, G.order, "g")
             return jnp.asarray(self.matrices)[g]
         m = jnp.asarray(g)
         if m.ndim < 2 or m.shape[-2:] != (G.n, G.n):

@@ -7,7 +7,7 @@ from flax import nnx as fnnx
 
 from symjax import actions, groups, nn, nnx
 from symjax import functional as F
-from symjax.actions import _pixel_index
+from symjax.geometry import disc_mask, pixel_index
 from symjax.functional import _approx
 
 C8, D8 = groups.cyclic(8), groups.dihedral(8)
@@ -64,14 +64,14 @@ def _errors(G, k: int, size: int, smooth: bool, disc: bool = True) -> np.ndarray
 def test_interpolation_tensor_is_the_pixel_permutation_for_exact_groups(G):
     for k in (3, 5):
         tensor = _approx.interpolation_tensor(G, k, k, disc=False)
-        np.testing.assert_array_equal(tensor, np.eye(k * k, dtype=np.float32)[_pixel_index(G, k, k)])
+        np.testing.assert_array_equal(tensor, np.eye(k * k, dtype=np.float32)[pixel_index(G, k, k)])
 
 
 def test_expansion_shapes_and_copies_match_on_image():
     k = jnp.asarray(np.random.default_rng(0).standard_normal((5, 5, 2, 3)), jnp.float32)
     lifted = F.lift_kernel(k, C8)
     assert lifted.shape == (5, 5, 2, 24)
-    masked = k * _approx._disc(5, 5).reshape(5, 5, 1, 1)
+    masked = k * disc_mask(5, 5).reshape(5, 5, 1, 1)
     copies = lifted.reshape(5, 5, 2, 3, 8)
     for h in range(8):  # copy h is the disc-masked kernel moved by on_image
         ref = actions.on_image(C8, h, masked.reshape(5, 5, 6)).reshape(5, 5, 2, 3)
@@ -86,7 +86,7 @@ def test_expansion_shapes_and_copies_match_on_image():
 def test_group_kernel_block_is_on_group_image_of_the_kernel():
     k = jnp.asarray(np.random.default_rng(2).standard_normal((3, 3, 2, 8, 1)), jnp.float32)
     expanded = F.group_kernel(k, C8).reshape(3, 3, 2, 8, 1, 8)
-    masked = k[..., 0] * _approx._disc(3, 3).reshape(3, 3, 1, 1)
+    masked = k[..., 0] * disc_mask(3, 3).reshape(3, 3, 1, 1)
     for h in (1, 2, 5):
         ref = actions.on_group_image(C8, h, masked)
         np.testing.assert_allclose(expanded[..., 0, h], ref, atol=1e-6)
