@@ -21,15 +21,13 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from symjax._prng import is_typed_key
+
 PyTree = Any
 
 _ARRAYS = "arrays"
 _META = "meta"
 _FORMAT = "symjax.train/1"
-
-
-def _is_key(leaf: Any) -> bool:
-    return isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
 def _absolute(directory: str | os.PathLike, argname: str = "directory") -> str:
@@ -42,7 +40,7 @@ def _flatten(tree: PyTree) -> tuple[dict[str, Any], dict[str, Any]]:
     path_leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
     arrays, leaves_meta = {}, []
     for i, (path, leaf) in enumerate(path_leaves):
-        if _is_key(leaf):
+        if is_typed_key(leaf):
             leaf = jax.random.key_data(leaf)
         if not isinstance(leaf, (jax.Array, np.ndarray)):
             leaf = np.asarray(leaf)
@@ -74,6 +72,9 @@ def manager(directory: str | os.PathLike, *, max_to_keep: int | None = None, asy
 def write(mngr: ocp.CheckpointManager, number: int, tree: PyTree) -> None:
     """Write ``tree`` as checkpoint ``number``, replacing an existing one of that number.
 
+    An existing checkpoint of that number (e.g. still being written in the
+    background) is waited for, then deleted.
+
     Args:
       mngr: a manager from :func:`manager`.
       number: the checkpoint number (the train step).
@@ -81,6 +82,7 @@ def write(mngr: ocp.CheckpointManager, number: int, tree: PyTree) -> None:
     """
     arrays, meta = _flatten(tree)
     if number in mngr.all_steps():
+        mngr.wait_until_finished()
         mngr.delete(number)
     mngr.save(
         number,
@@ -130,7 +132,7 @@ def latest(directory: str | os.PathLike) -> int | None:
 
 
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
-    if _is_key(leaf):
+    if is_typed_key(leaf):
         data = jax.random.key_data(leaf)
         return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=leaf.sharding)
     if isinstance(leaf, jax.Array):
@@ -191,7 +193,7 @@ def restore(directory: str | os.PathLike, like: PyTree, number: int | None = Non
     leaves = []
     for i, (_, leaf) in enumerate(path_leaves):
         value = arrays[f"{i:06d}"]
-        if _is_key(leaf):
+        if is_typed_key(leaf):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(leaf))
         leaves.append(value)
     return treedef.unflatten(leaves)

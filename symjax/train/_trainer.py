@@ -1,19 +1,19 @@
-"""The Trainer: jitted, data-parallel training of Linen and NNX models, with symmetry removal.
+"""The Trainer: a model adapter, the pure steps, data parallelism and the loop (fit, history, checkpoints).
 
 The state of a run is one pytree, :class:`TrainState`; every step is a pure
-function of the state and a batch, so a run that is saved, restored and
-continued produces bitwise the same parameters as a run that never stopped.
+function of the state and a batch (:func:`make_train_step`), so a run that is
+saved, restored and continued produces bitwise the same parameters as a run
+that never stopped.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import numbers
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import ExitStack
 from typing import Any, Callable
 
 import flax.linen as linen
@@ -21,117 +21,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx, struct
+from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from symjax import symmetry, xla
+from symjax import xla
+from symjax._prng import typed_key
 from symjax.train import _checkpoint
+from symjax.train._adapters import ModelAdapter, model_adapter
+from symjax.train._sharding import data_mesh, shard_batch
+from symjax.train._step import SKIPPED, TrainState, effective, make_eval_step, make_train_step
 
 PyTree = Any
 Batch = Mapping[str, Any]
-
-_SKIPPED = "skipped"
-
-
-@struct.dataclass
-class TrainState:
-    """Everything a training run needs to continue exactly: a pytree.
-
-    Attributes:
-      step: int32 scalar, the number of applied (not skipped) optimizer steps.
-      epoch: int32 scalar, the number of epochs :meth:`Trainer.fit` has completed.
-      params: the trained parameters (``theta`` under symmetry removal). Linen:
-        the ``params`` collection; NNX: the ``nnx.Param`` state.
-      opt_state: the optimizer state.
-      model_state: the rest of the model's variables. Linen: a dict of the
-        other collections (e.g. ``{"batch_stats": ...}``); NNX: the
-        non-``Param`` state (batch statistics, RNG streams).
-      rng: a typed PRNG key, split once per step (Linen ``dropout`` stream).
-      removal: the :class:`symjax.symmetry.SymmetryRemoval` (offsets) of a
-        trainer with ``symmetry_removal``, else ``None``.
-
-    >>> import jax, jax.numpy as jnp
-    >>> state = TrainState(step=jnp.int32(0), epoch=jnp.int32(0), params={"w": jnp.zeros(2)},
-    ...                    opt_state=(), model_state={}, rng=jax.random.key(0), removal=None)
-    >>> int(state.replace(step=state.step + 1).step)
-    1
-    """
-
-    step: jax.Array
-    epoch: jax.Array
-    params: PyTree
-    opt_state: PyTree
-    model_state: PyTree
-    rng: jax.Array
-    removal: Any = None
-
-
-def _is_key(leaf: Any) -> bool:
-    return isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-
-
-def _typed_key(key: Any, argname: str = "key") -> jax.Array:
-    if _is_key(key) and key.ndim == 0:
-        return key
-    if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
-        return jax.random.wrap_key_data(key)
-    raise TypeError(
-        f"{argname} must be a single PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), "
-        f"got {type(key).__name__} {getattr(key, 'dtype', '')}{getattr(key, 'shape', '')}"
-    )
-
-
-def _select(flag: jax.Array, new: PyTree, old: PyTree) -> PyTree:
-    """``new`` where ``flag`` else ``old``, leaf by leaf (PRNG keys included)."""
-
-    def pick(n, o):
-        if _is_key(n):
-            data = jnp.where(flag, jax.random.key_data(n), jax.random.key_data(o))
-            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(n))
-        return jnp.where(flag, n, o)
-
-    return jax.tree.map(pick, new, old)
-
-
-def _all_finite(tree: PyTree) -> jax.Array:
-    flags = [
-        jnp.all(jnp.isfinite(leaf))
-        for leaf in jax.tree.leaves(tree)
-        if not _is_key(leaf) and jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
-    ]
-    return jnp.all(jnp.stack(flags)) if flags else jnp.bool_(True)
-
-
-def _mode_kwargs(model: linen.Module, train: bool) -> dict[str, bool]:
-    """The train/eval keyword a Linen ``__call__`` accepts, if any (see :class:`Trainer`)."""
-    names = inspect.signature(type(model).__call__).parameters
-    if "train" in names:
-        return {"train": train}
-    if "use_running_average" in names:
-        return {"use_running_average": not train}
-    if "deterministic" in names:
-        return {"deterministic": not train}
-    return {}
-
-
-def _path_parts(path: tuple) -> list[str]:
-    parts = []
-    for entry in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(entry, attr):
-                parts.append(str(getattr(entry, attr)))
-                break
-    if parts and parts[-1] == "value":
-        parts.pop()
-    return parts
-
-
-def _leaf_at(tree: PyTree, path: str, argname: str) -> jax.Array:
-    """The leaf of ``tree`` at ``"a/b/c"`` (dict keys, attribute names, indices)."""
-    found = {"/".join(_path_parts(p)): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
-    if path not in found:
-        raise ValueError(f"{argname}: no parameter at path {path!r}; available paths: {sorted(found)}")
-    return found[path]
+Batches = Iterable[Batch] | Callable[[int], Iterable[Batch]]
 
 
 class Trainer:
@@ -140,6 +42,11 @@ class Trainer:
     A batch is a dict of arrays sharing a leading example axis; the model is
     called on ``batch[input_key]`` and ``loss_fn(outputs, batch)`` returns a
     scalar loss or ``(loss, metrics_dict)``.
+
+    The trainer is a composition: a model adapter (:func:`model_adapter`,
+    ``trainer.adapter``), the pure steps (:func:`make_train_step`,
+    :func:`make_eval_step`) jitted with the mesh's shardings, and the loop
+    (:meth:`fit`: progress, history, checkpoints).
 
     Train and eval mode. Linen: if the model's ``__call__`` takes ``train``
     it gets ``train=True`` in :meth:`step` and ``train=False`` in
@@ -168,17 +75,24 @@ class Trainer:
     slice of the batch; it is assembled with
     ``jax.make_array_from_process_local_data``.
 
+    Compilation: ``compiler_options="auto"`` compiles every step with
+    ``symjax.xla.compiler_options(platform of the mesh)`` (Eigen convolutions
+    on XLA:CPU, nothing elsewhere); ``None`` or ``{}`` is a plain
+    ``jax.jit``; a dict is passed to ``jax.jit(compiler_options=...)`` as is.
+    ``trainer.compiler_options`` holds the options in use.
+
     Non-finite steps: a step whose loss, gradients or updated parameters are
     not all finite leaves the state unchanged and reports ``skipped = 1`` in
     its metrics.
 
     Args:
-      model: a ``flax.linen.Module`` or ``flax.nnx.Module``.
+      model: a ``flax.linen.Module`` or ``flax.nnx.Module`` (or a :class:`ModelAdapter`).
       optimizer: an ``optax.GradientTransformation``.
       loss_fn: ``loss_fn(outputs, batch) -> loss`` or ``(loss, metrics)``.
       input_key: the batch entry the model is called on.
       symmetry_removal: ``None`` or a :class:`symjax.symmetry.Syre` config.
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis.
+      compiler_options: ``"auto"``, ``None`` or a dict of XLA options (see above).
 
     >>> import jax, jax.numpy as jnp, optax, flax.linen as nn
     >>> x = jax.random.normal(jax.random.key(0), (32, 4))
@@ -193,155 +107,45 @@ class Trainer:
 
     def __init__(
         self,
-        model: linen.Module | nnx.Module,
+        model: linen.Module | nnx.Module | ModelAdapter,
         optimizer: optax.GradientTransformation,
         loss_fn: Callable[[Any, Batch], Any],
         *,
         input_key: str = "x",
         symmetry_removal: Any = None,
         mesh: Mesh | None = None,
+        compiler_options: str | Mapping[str, Any] | None = "auto",
     ):
-        if isinstance(model, linen.Module):
-            self._kind = "linen"
-        elif isinstance(model, nnx.Module):
-            self._kind = "nnx"
-        else:
-            raise TypeError(
-                f"model must be a flax.linen.Module or a flax.nnx.Module, got {type(model).__name__}"
-            )
-        if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
-            raise TypeError(
-                f"optimizer must be an optax.GradientTransformation (with init and update), "
-                f"got {type(optimizer).__name__}"
-            )
-        if not callable(loss_fn):
-            raise TypeError(f"loss_fn must be callable as loss_fn(outputs, batch), got {type(loss_fn).__name__}")
-        if not isinstance(input_key, str):
-            raise TypeError(f"input_key must be a str (a key of every batch), got {type(input_key).__name__}")
-        if symmetry_removal is not None and not (
-            callable(getattr(symmetry_removal, "init", None)) and hasattr(symmetry_removal, "weight_decay")
-        ):
-            raise TypeError(
-                "symmetry_removal must be None or a symjax.symmetry.Syre config "
-                f"(with init(params) and weight_decay), got {type(symmetry_removal).__name__}"
-            )
-        if mesh is None:
-            mesh = Mesh(np.asarray(jax.devices()), ("data",))
-        if not isinstance(mesh, Mesh):
-            raise TypeError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
-        if "data" not in mesh.axis_names:
-            raise ValueError(f"mesh must have a 'data' axis to shard batches over, got axes {mesh.axis_names}")
-
+        self.adapter = model_adapter(model)
+        train_step = make_train_step(
+            self.adapter, optimizer, loss_fn, input_key=input_key, symmetry_removal=symmetry_removal
+        )
+        eval_step = make_eval_step(self.adapter, loss_fn, input_key=input_key)
+        self.mesh = data_mesh(mesh)
+        self.compiler_options = _resolve_compiler_options(compiler_options, self.mesh)
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.input_key = input_key
         self.symmetry_removal = symmetry_removal
-        self.mesh = mesh
-        self.batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
-        self.state_sharding = NamedSharding(mesh, PartitionSpec())
-
-        if self._kind == "nnx":
-            copy = nnx.merge(*nnx.split(model))
-            copy.train()
-            self._graph_train, self._nnx_params, self._nnx_rest = nnx.split(copy, nnx.Param, ...)
-            copy.eval()
-            self._graph_eval = nnx.split(copy, nnx.Param, ...)[0]
+        self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
+        self.state_sharding = NamedSharding(self.mesh, PartitionSpec())
 
         replicated, data = self.state_sharding, self.batch_sharding
-        # Eigen convolutions on XLA:CPU (G-CNN train steps measured 1.6-1.8x faster); {} on GPU/TPU
-        jit = functools.partial(jax.jit, compiler_options=xla.compiler_options(mesh.devices.flat[0].platform) or None)
-        self._step = jit(self._train_step, in_shardings=(replicated, data), out_shardings=replicated)
-        self._eval = jit(self._eval_step, in_shardings=(replicated, data), out_shardings=replicated)
+        jit = functools.partial(jax.jit, compiler_options=self.compiler_options or None)
+        self._step = jit(train_step, in_shardings=(replicated, data), out_shardings=replicated)
+        self._eval = jit(eval_step, in_shardings=(replicated, data), out_shardings=replicated)
         self._predict = jit(self._predict_fn)
-        self._init_variables = jit(self._init_fn)
-
-    # ----------------------------------------------------------------- model
-
-    def _forward(self, params: PyTree, model_state: PyTree, x: jax.Array, rng: jax.Array | None, train: bool):
-        if self._kind == "linen":
-            variables = {"params": params, **model_state}
-            kwargs = _mode_kwargs(self.model, train)
-            if not train:
-                return self.model.apply(variables, x, **kwargs), model_state
-            rngs = {"dropout": rng}
-            if not model_state:
-                return self.model.apply(variables, x, rngs=rngs, **kwargs), model_state
-            outputs, updates = self.model.apply(variables, x, rngs=rngs, mutable=list(model_state), **kwargs)
-            return outputs, {**model_state, **updates}
-        module = nnx.merge(self._graph_train if train else self._graph_eval, params, model_state, copy=True)
-        outputs = module(x)
-        if not train:
-            return outputs, model_state
-        return outputs, nnx.split(module, nnx.Param, ...)[2]
-
-    def _init_fn(self, k_params: jax.Array, k_dropout: jax.Array, x: jax.Array) -> dict:
-        return self.model.init({"params": k_params, "dropout": k_dropout}, x, **_mode_kwargs(self.model, False))
-
-    def _loss(self, outputs: Any, batch: Batch) -> tuple[jax.Array, dict[str, jax.Array]]:
-        result = self.loss_fn(outputs, batch)
-        if isinstance(result, tuple):
-            if len(result) != 2 or not isinstance(result[1], Mapping):
-                raise TypeError(
-                    "loss_fn must return a scalar loss or a pair (loss, dict_of_metrics), "
-                    f"got a tuple of {len(result)} items"
-                )
-            loss, metrics = result
-        else:
-            loss, metrics = result, {}
-        if jnp.shape(loss) != ():
-            raise ValueError(f"loss_fn must return a scalar loss, got shape {jnp.shape(loss)}")
-        bad = [k for k, v in metrics.items() if jnp.shape(v) != ()]
-        if bad:
-            raise ValueError(f"loss_fn metrics must be scalars, got non-scalar metrics {bad}")
-        return jnp.asarray(loss, jnp.float32), {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
-
-    def _effective(self, params: PyTree, removal: Any) -> PyTree:
-        return params if removal is None else removal.apply(params)
-
-    def _objective(self, params, model_state, removal, batch, rng):
-        outputs, model_state = self._forward(
-            self._effective(params, removal), model_state, batch[self.input_key], rng, train=True
-        )
-        loss, metrics = self._loss(outputs, batch)
-        total = loss
-        if removal is not None:
-            penalty = removal.penalty(params, self.symmetry_removal.weight_decay)
-            total = loss + penalty
-            metrics = {**metrics, "penalty": penalty}
-        return total, (loss, metrics, model_state)
-
-    def _train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
-        rng, step_rng = jax.random.split(state.rng)
-        grad_fn = jax.value_and_grad(self._objective, has_aux=True)
-        (total, (loss, metrics, model_state)), grads = grad_fn(
-            state.params, state.model_state, state.removal, batch, step_rng
-        )
-        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        finite = jnp.isfinite(total) & _all_finite((grads, params, model_state))
-        new = state.replace(
-            step=state.step + 1, params=params, opt_state=opt_state, model_state=model_state, rng=rng
-        )
-        metrics = {
-            "loss": loss,
-            **metrics,
-            "grad_norm": optax.tree.norm(grads),
-            _SKIPPED: jnp.where(finite, 0, 1).astype(jnp.int32),
-        }
-        return _select(finite, new, state), metrics
-
-    def _eval_step(self, state: TrainState, batch: Batch) -> dict[str, jax.Array]:
-        params = self._effective(state.params, state.removal)
-        outputs, _ = self._forward(params, state.model_state, batch[self.input_key], None, train=False)
-        loss, metrics = self._loss(outputs, batch)
-        return {"loss": loss, **metrics}
+        self._init_model = jit(self.adapter.init) if self.adapter.compile_init else self.adapter.init
 
     def _predict_fn(self, state: TrainState, x: jax.Array) -> Any:
-        params = self._effective(state.params, state.removal)
-        return self._forward(params, state.model_state, x, None, train=False)[0]
+        params = effective(state.params, state.removal)
+        return self.adapter.apply(params, state.model_state, x, None, train=False)[0]
 
-    # ----------------------------------------------------------------- input checks
+    @staticmethod
+    def _check_state(state: Any, argname: str = "state") -> None:
+        if not isinstance(state, TrainState):
+            raise TypeError(f"{argname} must be a TrainState (from Trainer.init), got {type(state).__name__}")
 
     def shard(self, batch: Batch, argname: str = "batch") -> tuple[dict[str, jax.Array], int]:
         """Validate ``batch`` and lay it out over the mesh's ``"data"`` axis.
@@ -365,61 +169,16 @@ class Trainer:
         >>> n, sharded["x"].sharding.spec
         (8, P('data',))
         """
-        if not isinstance(batch, Mapping):
-            raise TypeError(f"{argname} must be a dict of arrays, got {type(batch).__name__}")
-        if self.input_key not in batch:
-            raise ValueError(
-                f"{argname} must contain the input_key {self.input_key!r}, got keys {sorted(map(str, batch))}"
-            )
-        batch = {
-            k: v if isinstance(v, jax.Array) else np.asarray(v) for k, v in batch.items()
-        }
-        sizes = {}
-        for path, leaf in jax.tree_util.tree_flatten_with_path(batch)[0]:
-            if np.ndim(leaf) == 0:
-                raise ValueError(
-                    f"{argname}{jax.tree_util.keystr(path)} must have a leading example axis, got a scalar"
-                )
-            sizes[jax.tree_util.keystr(path)] = leaf.shape[0]
-        if len(set(sizes.values())) != 1:
-            raise ValueError(f"{argname} arrays must share the leading (example) axis size, got {sizes}")
-        devices = self.mesh.shape["data"]
-        if jax.process_count() == 1:
-            size = next(iter(sizes.values()))
-            self._check_even(size, devices, argname)
-            return jax.device_put(batch, self.batch_sharding), size
-        batch = jax.tree.map(
-            lambda leaf: leaf
-            if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable
-            else jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(leaf)),
-            batch,
-        )
-        size = jax.tree.leaves(batch)[0].shape[0]
-        self._check_even(size, devices, argname)
-        return batch, size
-
-    @staticmethod
-    def _check_even(size: int, devices: int, argname: str) -> None:
-        if size % devices:
-            raise ValueError(
-                f"{argname} has batch size {size}, which does not split evenly over the {devices} "
-                f"devices of the mesh's 'data' axis; use a multiple of {devices}"
-            )
-
-    @staticmethod
-    def _check_state(state: Any, argname: str = "state") -> None:
-        if not isinstance(state, TrainState):
-            raise TypeError(f"{argname} must be a TrainState (from Trainer.init), got {type(state).__name__}")
-
-    # ----------------------------------------------------------------- public API
+        return shard_batch(batch, self.batch_sharding, input_key=self.input_key, argname=argname)
 
     def init(self, key: jax.Array, example_batch: Batch) -> TrainState:
         """Create the initial :class:`TrainState`.
 
         Linen models are initialised from ``key`` on ``example_batch[input_key]``
-        (in eval mode); NNX models keep the parameters they were built with and
-        ``key`` seeds only ``state.rng``. The optimizer and the symmetry removal
-        are initialised on the parameters.
+        (in eval mode); NNX models keep the parameters they were built with.
+        ``state.rng`` is the first key of ``jax.random.split(key, 3)`` (a Linen
+        model draws its ``params`` and ``dropout`` keys from the other two).
+        The optimizer and the symmetry removal are initialised on the parameters.
 
         Args:
           key: a PRNG key.
@@ -434,17 +193,9 @@ class Trainer:
         >>> int(state.step), state.params["kernel"].shape
         (0, (2, 3))
         """
-        key = _typed_key(key)
+        key = typed_key(key)
         batch, _ = self.shard(example_batch, "example_batch")
-        if self._kind == "linen":
-            key, k_params, k_dropout = jax.random.split(key, 3)
-            variables = dict(self._init_variables(k_params, k_dropout, batch[self.input_key]))
-            if "params" not in variables:
-                raise ValueError("model must create a 'params' collection; model.init returned none")
-            params = variables.pop("params")
-            model_state = variables
-        else:
-            params, model_state = self._nnx_params, self._nnx_rest
+        params, model_state = self._init_model(key, batch[self.input_key])
         removal = None if self.symmetry_removal is None else self.symmetry_removal.init(params)
         state = TrainState(
             step=jnp.zeros((), jnp.int32),
@@ -452,13 +203,13 @@ class Trainer:
             params=params,
             opt_state=self.optimizer.init(params),
             model_state=model_state,
-            rng=key,
+            rng=jax.random.split(key, 3)[0],
             removal=removal,
         )
         return jax.device_put(state, self.state_sharding)
 
     def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
-        """Take one optimizer step on ``batch`` (jitted, data-parallel).
+        """Take one optimizer step on ``batch`` (jitted, data-parallel): :func:`make_train_step`.
 
         Args:
           state: the current state.
@@ -534,12 +285,12 @@ class Trainer:
         True
         """
         self._check_state(state)
-        return self._effective(state.params, state.removal)
+        return effective(state.params, state.removal)
 
     def fit(
         self,
         state: TrainState,
-        train_batches: Iterable[Batch] | Callable[[int], Iterable[Batch]],
+        train_batches: Batches,
         *,
         epochs: int,
         eval_batches: Iterable[Batch] | None = None,
@@ -582,63 +333,61 @@ class Trainer:
         ([(1, 3, 0), (2, 6, 0)], True)
         """
         self._check_state(state)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-            raise TypeError(f"epochs must be an int, got {type(epochs).__name__}")
-        if epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {epochs}")
-        if isinstance(train_batches, Mapping):
-            raise TypeError("train_batches must be an iterable of batch dicts (e.g. a list), got a single dict")
-        if not callable(train_batches) and iter(train_batches) is train_batches and epochs > 1:
-            raise TypeError(
-                "train_batches is a one-shot iterator but epochs > 1; pass a list or a callable "
-                "epoch -> iterable of batches"
-            )
-        if epoch_metrics is not None and not callable(epoch_metrics):
-            raise TypeError(f"epoch_metrics must be callable as fn(state), got {type(epoch_metrics).__name__}")
-        show = bool(progress) and sys.stdout.isatty()
-        mngr = None if checkpoint_dir is None else _checkpoint.manager(
-            checkpoint_dir, max_to_keep=max_to_keep, asynchronous=True
-        )
+        _check_fit_args(train_batches, epochs, epoch_metrics)
         history = []
-        try:
-            with _progress_bar() if show else nullcontext() as bar:
-                for _ in range(epochs):
-                    epoch = int(state.epoch)
-                    batches = train_batches(epoch) if callable(train_batches) else train_batches
-                    total = len(batches) if hasattr(batches, "__len__") else None
-                    task = bar.add_task(f"epoch {epoch + 1}", total=total, loss=float("nan")) if show else None
-                    start = time.perf_counter()
-                    records = []
-                    for batch in batches:
-                        sharded, size = self.shard(batch, "train_batches")
-                        state, metrics = self._step(state, sharded)
-                        records.append((metrics, size))
-                        if show:
-                            bar.update(task, advance=1, loss=float(metrics["loss"]))
-                    if not records:
-                        raise ValueError(f"train_batches yielded no batch in epoch {epoch}")
-                    state = state.replace(epoch=jax.device_put(state.epoch + 1, self.state_sharding))
-                    row = {"epoch": epoch + 1, "step": int(state.step)}
-                    row.update(_weighted_means(records))
-                    row["time"] = time.perf_counter() - start
-                    if eval_batches is not None:
-                        row.update({f"eval_{k}": v for k, v in self.evaluate(state, eval_batches).items()})
-                    if epoch_metrics is not None:
-                        row.update({k: float(v) for k, v in epoch_metrics(state).items()})
-                    history.append(row)
-                    if mngr is not None:
-                        if int(state.step) in mngr.all_steps():
-                            mngr.wait_until_finished()
-                        _checkpoint.write(mngr, int(state.step), state)
-                    if show:
-                        bar.console.print(
-                            "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
-                        )
-        finally:
-            if mngr is not None:
-                mngr.wait_until_finished()
-                mngr.close()
+        with ExitStack() as stack:
+            checkpoints = None if checkpoint_dir is None else stack.enter_context(
+                _checkpoint.manager(checkpoint_dir, max_to_keep=max_to_keep, asynchronous=True)
+            )
+            bar = stack.enter_context(_progress_bar()) if progress and sys.stdout.isatty() else None
+            for _ in range(epochs):
+                start = time.perf_counter()
+                state, records = self._run_epoch(state, train_batches, bar)
+                row = self._history_row(state, records, start, eval_batches, epoch_metrics)
+                history.append(row)
+                if checkpoints is not None:
+                    _checkpoint.write(checkpoints, int(state.step), state)
+                if bar is not None:
+                    bar.console.print(_format_row(row))
         return state, history
+
+    def _run_epoch(
+        self, state: TrainState, train_batches: Batches, bar: Any
+    ) -> tuple[TrainState, list[tuple[dict[str, jax.Array], int]]]:
+        """One pass over the epoch's batches: the state after it and ``(metrics, batch size)`` per step."""
+        epoch = int(state.epoch)
+        batches = train_batches(epoch) if callable(train_batches) else train_batches
+        if bar is not None:
+            total = len(batches) if hasattr(batches, "__len__") else None
+            task = bar.add_task(f"epoch {epoch + 1}", total=total, loss=float("nan"))
+        records = []
+        for batch in batches:
+            sharded, size = self.shard(batch, "train_batches")
+            state, metrics = self._step(state, sharded)
+            records.append((metrics, size))
+            if bar is not None:
+                bar.update(task, advance=1, loss=float(metrics["loss"]))
+        if not records:
+            raise ValueError(f"train_batches yielded no batch in epoch {epoch}")
+        return state.replace(epoch=jax.device_put(state.epoch + 1, self.state_sharding)), records
+
+    def _history_row(
+        self,
+        state: TrainState,
+        records: list[tuple[dict[str, jax.Array], int]],
+        start: float,
+        eval_batches: Iterable[Batch] | None,
+        epoch_metrics: Callable[[TrainState], Mapping[str, Any]] | None,
+    ) -> dict[str, float]:
+        """The history entry of the epoch that ended in ``state`` and started at ``start`` (``perf_counter``)."""
+        row = {"epoch": int(state.epoch), "step": int(state.step)}
+        row.update(_weighted_means(records))
+        row["time"] = time.perf_counter() - start
+        if eval_batches is not None:
+            row.update({f"eval_{k}": v for k, v in self.evaluate(state, eval_batches).items()})
+        if epoch_metrics is not None:
+            row.update({k: float(v) for k, v in epoch_metrics(state).items()})
+        return row
 
     def save(self, state: TrainState, directory: str) -> str:
         """Save ``state`` (Orbax) into ``directory`` as checkpoint number ``state.step``.
@@ -680,22 +429,57 @@ class Trainer:
         return jax.device_put(_checkpoint.restore(directory, like), self.state_sharding)
 
 
+def _resolve_compiler_options(options: Any, mesh: Mesh) -> dict[str, Any]:
+    """The XLA options of every jitted step: ``"auto"`` -> :func:`symjax.xla.compiler_options` of the mesh."""
+    if isinstance(options, str):
+        if options != "auto":
+            raise ValueError(f"compiler_options must be 'auto', None or a dict of XLA options, got {options!r}")
+        return xla.compiler_options(mesh.devices.flat[0].platform)
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"compiler_options must be 'auto', None or a dict of XLA options, got {type(options).__name__}"
+        )
+    return dict(options)
+
+
+def _check_fit_args(train_batches: Any, epochs: Any, epoch_metrics: Any) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"epochs must be an int, got {type(epochs).__name__}")
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if isinstance(train_batches, Mapping):
+        raise TypeError("train_batches must be an iterable of batch dicts (e.g. a list), got a single dict")
+    if not callable(train_batches) and iter(train_batches) is train_batches and epochs > 1:
+        raise TypeError(
+            "train_batches is a one-shot iterator but epochs > 1; pass a list or a callable "
+            "epoch -> iterable of batches"
+        )
+    if epoch_metrics is not None and not callable(epoch_metrics):
+        raise TypeError(f"epoch_metrics must be callable as fn(state), got {type(epoch_metrics).__name__}")
+
+
 def _weighted_means(records: list[tuple[dict[str, jax.Array], int]]) -> dict[str, float]:
     """Means over examples of per-batch metrics; steps flagged ``skipped`` are left out of the means."""
     values = jax.device_get([m for m, _ in records])
     sizes = np.asarray([n for _, n in records], np.float64)
-    skipped = np.asarray([v.get(_SKIPPED, 0) for v in values])
+    skipped = np.asarray([v.get(SKIPPED, 0) for v in values])
     weights = sizes * (skipped == 0)
     out = {}
     for name in values[0]:
-        if name == _SKIPPED:
+        if name == SKIPPED:
             continue
         column = np.asarray([v[name] for v in values], np.float64)
         total = np.sum(weights)
         out[name] = float(np.sum(weights * np.where(weights > 0, column, 0.0)) / total) if total > 0 else float("nan")
-    if _SKIPPED in values[0]:
-        out[_SKIPPED] = int(np.sum(skipped))
+    if SKIPPED in values[0]:
+        out[SKIPPED] = int(np.sum(skipped))
     return out
+
+
+def _format_row(row: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
 
 
 def _progress_bar():
@@ -708,61 +492,3 @@ def _progress_bar():
         TimeElapsedColumn(),
         TextColumn("loss {task.fields[loss]:.4f}"),
     )
-
-
-def symmetry_metrics(
-    trainer: Trainer,
-    *,
-    ranks: Iterable[str] = (),
-    neurons: Iterable[tuple[str, str]] = (),
-    rtol: float = 1e-4,
-    atol: float = 1e-6,
-) -> Callable[[TrainState], dict[str, float]]:
-    """Build an ``epoch_metrics`` callback measuring collapse in chosen layers of the effective parameters.
-
-    Paths name parameters with ``/`` (``"Dense_0/kernel"``, NNX ``"linear1/kernel"``).
-    A kernel of more than two axes is read as ``(prod(shape[:-1]), shape[-1])``.
-
-    Args:
-      trainer: the trainer whose :meth:`Trainer.effective_params` are measured.
-      ranks: kernel paths; reports ``rank/<path>`` (:func:`symjax.symmetry.numerical_rank`).
-      neurons: ``(w_in path, w_out path)`` pairs of consecutive layers; reports
-        ``neurons/<w_in path>`` (:func:`symjax.symmetry.neuron_collapse`).
-      rtol: relative tolerance of the rank.
-      atol: absolute tolerance for two neurons to count as one.
-
-    Returns:
-      ``fn(state) -> dict`` of floats, for ``Trainer.fit(epoch_metrics=...)``.
-
-    >>> import jax, jax.numpy as jnp, optax, flax.linen as nn
-    >>> model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
-    >>> trainer = Trainer(model, optax.sgd(0.1), lambda out, b: jnp.mean(out ** 2))
-    >>> state = trainer.init(jax.random.key(0), {"x": jnp.ones((4, 3))})
-    >>> measure = symmetry_metrics(trainer, ranks=["layers_0/kernel"],
-    ...                            neurons=[("layers_0/kernel", "layers_2/kernel")])
-    >>> measure(state)
-    {'rank/layers_0/kernel': 3.0, 'neurons/layers_0/kernel': 4.0}
-    """
-    ranks, neurons = list(ranks), [tuple(pair) for pair in neurons]
-    if any(len(pair) != 2 for pair in neurons):
-        raise ValueError(f"neurons must be (w_in path, w_out path) pairs, got {neurons}")
-
-    def matrix(params: PyTree, path: str, argname: str) -> jax.Array:
-        leaf = jnp.asarray(_leaf_at(params, path, argname))
-        if leaf.ndim < 2:
-            raise ValueError(f"{argname}: parameter {path!r} must have at least 2 axes, got shape {leaf.shape}")
-        return leaf.reshape(-1, leaf.shape[-1])
-
-    def measure(state: TrainState) -> dict[str, float]:
-        params = trainer.effective_params(state)
-        out = {}
-        for path in ranks:
-            out[f"rank/{path}"] = float(symmetry.numerical_rank(matrix(params, path, "ranks"), rtol))
-        for w_in, w_out in neurons:
-            count = symmetry.neuron_collapse(
-                matrix(params, w_in, "neurons"), matrix(params, w_out, "neurons"), atol
-            )
-            out[f"neurons/{w_in}"] = float(count)
-        return out
-
-    return measure
