@@ -57,11 +57,11 @@ def _info(args) -> int:
 def _check(args) -> int:
     from rich.console import Console
 
-    from symjax import _selfcheck
+    from symjax._selfcheck import equivariance_table, render_table
 
-    rows = _selfcheck.equivariance_table(quick=args.quick)
+    rows = equivariance_table(quick=args.quick)
     console = Console()
-    console.print(_selfcheck.render_table(rows))
+    console.print(render_table(rows))
     failed = [r for r in rows if r.get("status") == "FAIL"]
     if failed:
         console.print(f"[bold red]{len(failed)} check(s) failed[/bold red]")
@@ -71,13 +71,14 @@ def _check(args) -> int:
 def _demo(args) -> int:
     from rich.console import Console
 
-    from symjax import _demo, _tour
+    from symjax._demo import run_demo
+    from symjax._tour import run_tour
 
     console = Console(width=max(Console().width, 110))  # the demo's tables need about 100 columns
     console.rule("1. Groups and actions")
-    _tour.run_tour(console)
+    run_tour(console)
     console.rule("2. G-CNN vs CNN and symmetry removal")
-    _demo.run_demo(quick=args.quick, out=args.out, console=console)
+    run_demo(quick=args.quick, out=args.out, console=console)
     return 0
 
 
