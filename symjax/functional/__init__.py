@@ -6,6 +6,13 @@ exactly on the pixel grid (C1, C2, C4, D1, D2, D4) give exact equivariance;
 other groups of 2x2 matrices (C8, D8, ...) rotate the kernel by bilinear
 interpolation (one einsum) and are only approximately equivariant.
 
+Each layer kind of :mod:`symjax.nn` and :mod:`symjax.nnx` is defined once here
+(``FunctionalLiftingConv``, ``FunctionalGroupConv``, ``FunctionalGroupBatchNorm``,
+``FunctionalSetLinear``, ``FunctionalEquivariantLinear``): its parameters
+(:class:`ParamSpec`), how to apply it and, for convolutions, how it runs as
+one plain convolution (export). The Flax classes create the parameters and
+call ``apply``; ``docs/adding_a_layer.md`` shows how to add a kind.
+
 >>> import jax, jax.numpy as jnp
 >>> from symjax import functional as F, groups
 >>> G = groups.dihedral(4)
@@ -15,10 +22,19 @@ interpolation (one einsum) and are only approximately equivariant.
 (2, 9, 9, 5)
 """
 from symjax.functional._conv import group_conv, group_kernel, group_pool, lift_kernel, lifting_conv
-from symjax.functional._norm import group_batch_norm, group_moments
+from symjax.functional._conv_layer import FunctionalConv, FunctionalGroupConv, FunctionalLiftingConv, flatten_group_maps
+from symjax.functional._equivariant_linear import (
+    FunctionalEquivariantLinear,
+    equivariant_linear,
+    equivariant_linear_init,
+)
+from symjax.functional._layer import ParamSpec, default_kernel_init, promote_dtype
+from symjax.functional._norm import FunctionalGroupBatchNorm, group_batch_norm, group_moments
 from symjax.functional._pool import spatial_pool
-from symjax.functional._set import set_linear, set_pool
-from symjax.functional._equivariant_linear import equivariant_linear, equivariant_linear_init
+from symjax.functional._set import FunctionalSetLinear, set_linear, set_pool
 
-__all__ = ["equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv", "group_pool",
-           "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool"]
+__all__ = ["equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv",
+           "group_pool", "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool",
+           "ParamSpec", "default_kernel_init", "promote_dtype", "FunctionalConv", "FunctionalLiftingConv",
+           "FunctionalGroupConv", "FunctionalGroupBatchNorm", "FunctionalSetLinear", "FunctionalEquivariantLinear",
+           "flatten_group_maps"]

@@ -8,11 +8,17 @@ so the layers hold bias coefficients over ``invariant_basis(rep_out)`` and pass
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["equivariant_linear", "equivariant_linear_init"]
+from symjax.functional._layer import ParamSpec, promote_dtype
+from symjax.groups._reps import Rep, equivariant_basis, invariant_basis
+
+__all__ = ["equivariant_linear", "equivariant_linear_init", "FunctionalEquivariantLinear"]
 
 
 def _check_basis(basis, fn: str):
@@ -91,3 +97,64 @@ def equivariant_linear_init(key: jax.Array, basis, dtype=jnp.float32) -> jax.Arr
     """
     k, dim_out, _ = _check_basis(basis, "equivariant_linear_init").shape
     return jax.random.normal(key, (k,), dtype) * jnp.asarray(np.sqrt(dim_out / max(k, 1)), dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalEquivariantLinear:
+    """The equivariant linear layer ``(..., rep_in.dim) -> (..., rep_out.dim)``: parameters, bias projection, apply.
+
+    Parameters ``coeffs`` ``(k,)`` over ``equivariant_basis(rep_in, rep_out)``
+    (:func:`equivariant_linear_init`) and, with ``use_bias``, ``bias``
+    ``(k_b,)`` over ``invariant_basis(rep_out)`` (zeros), the only directions
+    along which a bias stays equivariant; no ``bias`` when ``rep_out`` has no
+    invariant vector.
+
+    Args:
+      rep_in, rep_out: representations of one group.
+      use_bias: add an invariant bias.
+      dtype: computation dtype (default: inferred from input and parameters).
+      param_dtype: of the parameters.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax.groups import O
+    >>> from symjax.groups._reps import Standard, Trivial
+    >>> V, S = Standard(O(3)), Trivial(O(3))
+    >>> layer = FunctionalEquivariantLinear(2 * V + S, V + 2 * S)
+    >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in layer.param_specs()}
+    >>> jax.tree.map(jnp.shape, params), layer.apply(params, jnp.ones((5, 7))).shape
+    ({'bias': (2,), 'coeffs': (4,)}, (5, 5))
+    """
+
+    param_names: ClassVar[tuple[str, ...]] = ("coeffs", "bias")
+
+    rep_in: Rep
+    rep_out: Rep
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+
+    @property
+    def basis(self) -> np.ndarray:
+        """``(k, rep_out.dim, rep_in.dim)``, solved once per pair of representations and cached."""
+        return equivariant_basis(self.rep_in, self.rep_out)
+
+    def init_coeffs(self, key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+        """The ``coeffs`` initialiser: :func:`equivariant_linear_init` over :attr:`basis` (``shape`` is ``(k,)``)."""
+        return equivariant_linear_init(key, self.basis, dtype)
+
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        specs = (ParamSpec("coeffs", (len(self.basis),), self.init_coeffs, self.param_dtype),)
+        n_bias = len(invariant_basis(self.rep_out))
+        if self.use_bias and n_bias:
+            specs += (ParamSpec("bias", (n_bias,), jax.nn.initializers.zeros, self.param_dtype),)
+        return specs
+
+    def bias_vector(self, bias: jax.Array) -> jax.Array:
+        """The invariant ``(rep_out.dim,)`` vector of the bias coefficients ``(k_b,)``."""
+        return jnp.tensordot(bias, jnp.asarray(invariant_basis(self.rep_out)), axes=1)
+
+    def apply(self, params: Mapping[str, jax.Array], x) -> jax.Array:
+        bias = params.get("bias")
+        bias = None if bias is None else self.bias_vector(bias)
+        x, coeffs, bias = promote_dtype(x, params["coeffs"], bias, dtype=self.dtype)
+        return equivariant_linear(x, coeffs, self.basis, bias)

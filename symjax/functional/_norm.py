@@ -1,11 +1,16 @@
 """Batch normalisation of group feature maps, with statistics shared over the group axis."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["group_moments", "group_batch_norm"]
+from symjax.functional._layer import Initializer, ParamSpec
+
+__all__ = ["group_moments", "group_batch_norm", "FunctionalGroupBatchNorm"]
 
 
 def _check_map(f, fn: str) -> jax.Array:
@@ -76,3 +81,84 @@ def group_batch_norm(f: jax.Array, mean: jax.Array, var: jax.Array, scale: jax.A
     if bias is not None:
         y = y + bias[:, None]
     return y.astype(out_dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalGroupBatchNorm:
+    """The group batch-norm layer: parameters, running statistics and their update, for Linen and NNX.
+
+    Parameters ``scale`` and ``bias`` ``(C,)`` (shared over the group axis),
+    running statistics ``mean`` and ``var`` ``(C,)`` in float32 (initialised
+    by calling their ``init`` with key ``None``). In training, ``apply``
+    normalises with the batch's :func:`group_moments` and returns the updated
+    running averages ``momentum * running + (1 - momentum) * batch``.
+
+    Args:
+      momentum, epsilon, use_bias, use_scale, bias_init, scale_init, axis_name:
+        as :class:`flax.linen.BatchNorm`.
+      dtype: computation dtype (default: that of the input promoted with the parameters).
+      param_dtype: of ``scale`` and ``bias``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> bn = FunctionalGroupBatchNorm(momentum=0.5)
+    >>> f = jnp.arange(16.0).reshape(2, 1, 8)
+    >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in bn.param_specs(bn.in_features(f))}
+    >>> stats = {s.name: s.init(None, s.shape, s.dtype) for s in bn.stat_specs(1)}
+    >>> y, new_stats = bn.apply(params, stats, f, use_running_average=False)
+    >>> y.shape, new_stats["mean"].tolist()
+    ((2, 1, 8), [3.75])
+    """
+
+    param_names: ClassVar[tuple[str, ...]] = ("scale", "bias")
+    stat_names: ClassVar[tuple[str, ...]] = ("mean", "var")
+
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    use_bias: bool = True
+    use_scale: bool = True
+    bias_init: Initializer = jax.nn.initializers.zeros
+    scale_init: Initializer = jax.nn.initializers.ones
+    axis_name: str | None = None
+
+    def in_features(self, x, num_features: int | None = None) -> int:
+        """The channels ``C`` of ``x`` ``(N, ..., C, |G|)`` (ValueError unless they equal ``num_features``, if given)."""
+        shape = jnp.shape(x)
+        if len(shape) < 3 or num_features not in (None, shape[-2]):
+            c = "C" if num_features is None else num_features
+            raise ValueError(f"GroupBatchNorm expects x of shape (N, ..., {c}, |G|), got shape {shape}")
+        return shape[-2]
+
+    def param_specs(self, num_features: int) -> tuple[ParamSpec, ...]:
+        shape = (num_features,)
+        specs = (ParamSpec("scale", shape, self.scale_init, self.param_dtype),) if self.use_scale else ()
+        if self.use_bias:
+            specs += (ParamSpec("bias", shape, self.bias_init, self.param_dtype),)
+        return specs
+
+    def stat_specs(self, num_features: int) -> tuple[ParamSpec, ...]:
+        shape = (num_features,)
+        return (ParamSpec("mean", shape, jax.nn.initializers.zeros, jnp.float32),
+                ParamSpec("var", shape, jax.nn.initializers.ones, jnp.float32))
+
+    def apply(self, params: Mapping[str, jax.Array], stats: Mapping[str, jax.Array], x, *,
+              use_running_average: bool, initializing: bool = False
+              ) -> tuple[jax.Array, dict[str, jax.Array] | None]:
+        """Normalise ``x``; returns ``(y, new_stats)``, ``new_stats`` ``None`` when nothing is updated.
+
+        ``use_running_average`` normalises with ``stats``; otherwise with the
+        batch statistics (reduced over ``axis_name`` too, except when
+        ``initializing``, as Linen's ``init`` runs outside any mapped axis),
+        and the running averages are updated unless ``initializing``.
+        """
+        if use_running_average:
+            mean, var, updated = stats["mean"], stats["var"], None
+        else:
+            mean, var = group_moments(x, axis_name=None if initializing else self.axis_name)
+            updated = None if initializing else {
+                "mean": self.momentum * stats["mean"] + (1 - self.momentum) * mean,
+                "var": self.momentum * stats["var"] + (1 - self.momentum) * var}
+        y = group_batch_norm(x, mean, var, params.get("scale"), params.get("bias"), epsilon=self.epsilon,
+                             dtype=self.dtype)
+        return y, updated

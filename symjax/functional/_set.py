@@ -1,10 +1,15 @@
 """Permutation-equivariant (DeepSets) layers on sets ``(..., N, C)``."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
 import jax
 import jax.numpy as jnp
 
-__all__ = ["set_linear", "set_pool"]
+from symjax.functional._layer import Initializer, ParamSpec, promote_dtype
+
+__all__ = ["set_linear", "set_pool", "FunctionalSetLinear"]
 
 
 def set_linear(x: jax.Array, lam: jax.Array, gam: jax.Array, bias: jax.Array | None = None) -> jax.Array:
@@ -62,3 +67,52 @@ def set_pool(x: jax.Array, reduce: str = "sum", axis: int = -2) -> jax.Array:
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"set_pool: axis {axis} is out of range for x of shape {x.shape}")
     return _POOLS[reduce](x, axis=axis)
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalSetLinear:
+    """The DeepSets layer on ``(..., N, cin)``: parameters ``lam``, ``gam`` ``(cin, out_features)`` and ``bias``.
+
+    ``apply`` is :func:`set_linear`.
+
+    Args:
+      out_features: output channels.
+      use_bias: add a ``bias`` ``(out_features,)``.
+      dtype: computation dtype (default: inferred from input and parameters).
+      param_dtype, kernel_init (of ``lam`` and ``gam``), bias_init: of the parameters.
+
+    >>> import jax, jax.numpy as jnp
+    >>> layer = FunctionalSetLinear(4)
+    >>> x = jnp.ones((2, 7, 3))
+    >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in layer.param_specs(layer.in_features(x))}
+    >>> sorted(params), layer.apply(params, x).shape
+    (['bias', 'gam', 'lam'], (2, 7, 4))
+    """
+
+    param_names: ClassVar[tuple[str, ...]] = ("lam", "gam", "bias")
+
+    out_features: int
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    kernel_init: Initializer = jax.nn.initializers.lecun_normal()
+    bias_init: Initializer = jax.nn.initializers.zeros
+
+    def in_features(self, x) -> int:
+        """The channels ``cin`` of the sets ``x`` ``(..., N, cin)``."""
+        shape = jnp.shape(x)
+        if len(shape) < 2:
+            raise ValueError(f"SetLinear expects x of shape (..., N, C), got shape {shape}")
+        return shape[-1]
+
+    def param_specs(self, in_features: int) -> tuple[ParamSpec, ...]:
+        shape = (in_features, self.out_features)
+        specs = (ParamSpec("lam", shape, self.kernel_init, self.param_dtype),
+                 ParamSpec("gam", shape, self.kernel_init, self.param_dtype))
+        if self.use_bias:
+            specs += (ParamSpec("bias", (self.out_features,), self.bias_init, self.param_dtype),)
+        return specs
+
+    def apply(self, params: Mapping[str, jax.Array], x) -> jax.Array:
+        x, lam, gam, bias = promote_dtype(x, params["lam"], params["gam"], params.get("bias"), dtype=self.dtype)
+        return set_linear(x, lam, gam, bias)

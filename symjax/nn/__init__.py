@@ -17,6 +17,7 @@
 """
 from symjax.nn._export import export
 from symjax.nn._layers import (
+    ConvWrapper,
     GroupBatchNorm,
     GroupConv,
     GroupPool,
@@ -28,4 +29,4 @@ from symjax.nn._layers import (
 from symjax.nn._equivariant_linear import EquivariantLinear
 
 __all__ = ["EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
-           "default_kernel_init", "export"]
+           "ConvWrapper", "default_kernel_init", "export"]

@@ -6,10 +6,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax.linen.dtypes import promote_dtype
 
-from symjax.functional._equivariant_linear import equivariant_linear, equivariant_linear_init
-from symjax.groups._reps import Rep, equivariant_basis, invariant_basis
+from symjax import functional as F
+from symjax.groups._reps import Rep
+from symjax.nn._layers import declare_params
 
 __all__ = ["EquivariantLinear"]
 
@@ -19,7 +19,7 @@ class EquivariantLinear(nn.Module):
 
     Holds ``coeffs`` ``(k,)`` over ``equivariant_basis(rep_in, rep_out)`` (solved once per
     pair of representations and cached), initialised variance-preserving
-    (:func:`~symjax.functional._equivariant_linear.equivariant_linear_init`), and, with
+    (:func:`symjax.functional.equivariant_linear_init`), and, with
     ``use_bias``, a ``bias`` ``(k_b,)`` over ``invariant_basis(rep_out)`` (zeros), the only
     directions along which a bias stays equivariant. If ``rep_out`` has no invariant vector
     (e.g. a vector of ``SO(3)``) there is no ``bias`` parameter.
@@ -49,14 +49,12 @@ class EquivariantLinear(nn.Module):
     dtype: Any = None
     param_dtype: Any = jnp.float32
 
+    @property
+    def functional(self) -> F.FunctionalEquivariantLinear:
+        return F.FunctionalEquivariantLinear(self.rep_in, self.rep_out, use_bias=self.use_bias, dtype=self.dtype,
+                                             param_dtype=self.param_dtype)
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        basis = equivariant_basis(self.rep_in, self.rep_out)
-        coeffs = self.param("coeffs", equivariant_linear_init, basis, self.param_dtype)
-        bias = None
-        inv = invariant_basis(self.rep_out)
-        if self.use_bias and len(inv):
-            b = self.param("bias", nn.initializers.zeros_init(), (len(inv),), self.param_dtype)
-            bias = jnp.tensordot(b, jnp.asarray(inv), axes=1)
-        x, coeffs, bias = promote_dtype(jnp.asarray(x), coeffs, bias, dtype=self.dtype)
-        return equivariant_linear(x, coeffs, basis, bias)
+        layer = self.functional
+        return layer.apply(declare_params(self, layer.param_specs()), x)

@@ -9,32 +9,20 @@ import jax.numpy as jnp
 from flax.core import FrozenDict, freeze, unfreeze
 
 from symjax import functional as F
-from symjax.functional._checks import (
-    canonical_kernel_size,
-    canonical_padding,
-    canonical_strides,
-    check_group_axis,
-    check_rank,
-)
-from symjax.nn._layers import GroupConv, LiftingConv
+from symjax.nn._layers import ConvWrapper
 
 __all__ = ["export", "ExportedModel"]
 
-_CONVS = (LiftingConv, GroupConv)
-
 
 def _is_conv_call(context) -> bool:
-    return context.method_name == "__call__" and isinstance(context.module, _CONVS)
+    return context.method_name == "__call__" and isinstance(context.module, ConvWrapper)
 
 
-def _plain_conv(m: LiftingConv | GroupConv) -> nn.Conv:
-    """The ``flax.linen.Conv`` that computes ``m`` with its expanded kernel, sharing ``m``'s scope."""
-    return nn.Conv(features=m.features * m.group.order,
-                   kernel_size=canonical_kernel_size(m.kernel_size, type(m).__name__),
-                   strides=canonical_strides(m.strides, type(m).__name__),
-                   padding=canonical_padding(m.padding, type(m).__name__),
-                   use_bias=m.use_bias, dtype=m.dtype, param_dtype=m.param_dtype, precision=m.precision,
-                   parent=m)
+def _plain_conv(layer: F.FunctionalConv, m: ConvWrapper) -> nn.Conv:
+    """The ``flax.linen.Conv`` that computes ``layer`` with its expanded kernel, sharing ``m``'s scope."""
+    return nn.Conv(features=layer.plain_features, kernel_size=layer.kernel_size, strides=layer.strides,
+                   padding=layer.padding, use_bias=layer.use_bias, dtype=layer.dtype,
+                   param_dtype=layer.param_dtype, precision=layer.precision, parent=m)
 
 
 class ExportedModel(nn.Module):
@@ -47,8 +35,9 @@ class ExportedModel(nn.Module):
     ``(kh, kw, cin*|G|, features*|G|)`` and the bias repeated to
     ``(features*|G|,)``. The convolution's output is reshaped back to
     ``(N, H, W, features, |G|)``, so the rest of the model is unchanged; the
-    model's outputs that are group feature maps (rank 5 with a last axis of a
-    group's order) are returned flattened to ``(N, H, W, C*|G|)``.
+    model's outputs that are group feature maps
+    (:func:`symjax.functional.flatten_group_maps`: the layout of a convolution's
+    output) are returned flattened to ``(N, H, W, C*|G|)``.
     """
 
     model: nn.Module
@@ -57,33 +46,25 @@ class ExportedModel(nn.Module):
         nn.share_scope(self, self.model)
 
     def __call__(self, *args, **kwargs):
-        orders = set()
+        layers = []
 
         def to_plain(next_fun, call_args, call_kwargs, context):
             if not _is_conv_call(context):
                 return next_fun(*call_args, **call_kwargs)
             m = context.module
+            layer = m.functional
+            layers.append(layer)
             (x,) = call_args or tuple(call_kwargs.values())
-            n = m.group.order
-            orders.add(n)
-            if isinstance(m, GroupConv):
-                check_rank(x, 5, "GroupConv", "(N, H, W, C, |G|)")
-                check_group_axis(x, m.group, "GroupConv")
-                x = x.reshape(x.shape[:-2] + (-1,))
-            else:
-                check_rank(x, 4, "LiftingConv", "(N, H, W, C)")
-            conv = _plain_conv(m)
+            conv = _plain_conv(layer, m)
             nn.share_scope(m, conv)
-            y = conv(x)
-            return y.reshape(y.shape[:-1] + (m.features, n))
+            return layer.unflatten_output(conv(layer.flatten_input(x)))
 
         with nn.intercept_methods(to_plain):
             out = self.model(*args, **kwargs)
-        return jax.tree.map(
-            lambda y: y.reshape(y.shape[:-2] + (-1,)) if jnp.ndim(y) == 5 and y.shape[-1] in orders else y, out)
+        return F.flatten_group_maps(out, layers)
 
 
-def _locate(model: nn.Module, variables, args, kwargs) -> dict[tuple[str, ...], LiftingConv | GroupConv]:
+def _locate(model: nn.Module, variables, args, kwargs) -> dict[tuple[str, ...], F.FunctionalConv]:
     """The symjax convolutions ``model`` calls, by variable path (abstract evaluation, no FLOPs)."""
     found = {}
     polymorphic = not args and not kwargs
@@ -92,18 +73,16 @@ def _locate(model: nn.Module, variables, args, kwargs) -> dict[tuple[str, ...], 
         if not _is_conv_call(context):
             return next_fun(*call_args, **call_kwargs)
         m = context.module
-        found[tuple(m.scope.path)] = m
-        if polymorphic:  # channels are unknown on a shape-polymorphic input: take them from the kernel
+        layer = m.functional
+        found[tuple(m.scope.path)] = layer
+        if polymorphic:  # channels are unknown on a shape-polymorphic input: take them from the parameters
             (x,) = call_args or tuple(call_kwargs.values())
-            cin = m.get_variable("params", "kernel").shape[2]
-            keep = x.ndim - (2 if isinstance(m, GroupConv) else 1)
-            channels = (cin, m.group.order) if isinstance(m, GroupConv) else (cin,)
-            call_args, call_kwargs = (jnp.zeros(x.shape[:keep] + channels, x.dtype),), {}
+            call_args, call_kwargs = (layer.input_like(x, m.variables["params"]),), {}
         return next_fun(*call_args, **call_kwargs)
 
     if polymorphic:
-        rank = 5 if isinstance(model, GroupConv) else 4
-        spec = jax.export.symbolic_shape(", ".join("nhwcg"[:rank]))
+        rank = model.functional.input_rank if isinstance(model, ConvWrapper) else 4
+        spec = jax.export.symbolic_shape(", ".join(f"d{i}" for i in range(rank)))
         args = (jax.ShapeDtypeStruct(spec, jnp.float32),)
 
     def run(variables, *args):
@@ -169,12 +148,9 @@ def export(model: nn.Module, variables, *example_args, **example_kwargs) -> tupl
     found = _locate(model, variables, example_args, example_kwargs)
     frozen = isinstance(variables, FrozenDict)
     plain = unfreeze(variables)
-    for path, m in found.items():
-        node = plain["params"]
+    for path, layer in found.items():
+        parent, key = plain, "params"
         for name in path:
-            node = node[name]
-        expand = F.group_kernel if isinstance(m, GroupConv) else F.lift_kernel
-        node["kernel"] = expand(node["kernel"], m.group)
-        if "bias" in node:
-            node["bias"] = jnp.repeat(node["bias"], m.group.order)
+            parent, key = parent[key], name
+        parent[key] = layer.expand(parent[key])
     return ExportedModel(model), (freeze(plain) if frozen else plain)

@@ -1,54 +1,55 @@
-"""Flax Linen modules: each declares its parameters and calls :mod:`symjax.functional`."""
+"""Flax Linen modules: each creates the parameters of its :mod:`symjax.functional` definition and applies it."""
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax.linen.dtypes import promote_dtype
 
 from symjax import functional as F
-from symjax.functional._checks import (
-    Padding,
-    canonical_kernel_size,
-    check_conv_group,
-    check_group_axis,
-    check_rank,
-)
+from symjax.functional._checks import Padding
 from symjax.groups import FiniteGroup
 
-__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
-           "default_kernel_init"]
+__all__ = ["ConvWrapper", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
+           "default_kernel_init", "declare_params"]
 
 Initializer = Callable[..., jax.Array]
 
-_TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+default_kernel_init = F.default_kernel_init
 
 
-def default_kernel_init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
-    """He initialisation with fan-in ``prod(shape[:-1])``, the group axis included.
+def declare_params(module: nn.Module, specs) -> dict[str, jax.Array]:
+    """Create each :class:`~symjax.functional.ParamSpec` of ``specs`` with ``module.param``: ``{name: value}``."""
+    return {s.name: module.param(s.name, s.init, s.shape, s.dtype) for s in specs}
 
-    That is ``kh*kw*cin`` for lifting kernels and ``kh*kw*cin*|G|`` for group
-    kernels, so ReLU networks keep activations of order one at any depth. The
-    truncated normal (as ``variance_scaling(2.0, "fan_in", "truncated_normal")``)
-    is drawn as one flat vector and reshaped: the same distribution, but XLA:CPU
-    compiles a rank-1 draw several times faster than a rank-5 one, which is most
-    of the time a jitted ``init`` takes.
 
-    >>> import jax
-    >>> default_kernel_init(jax.random.key(0), (3, 3, 4, 8, 16)).shape
-    (3, 3, 4, 8, 16)
+class ConvWrapper(nn.Module):
+    """A Linen convolution: creates the parameters of its :attr:`functional` definition and applies it.
+
+    Subclasses define the property ``functional`` (a
+    :class:`symjax.functional.FunctionalConv` built from their attributes);
+    :func:`symjax.nn.export` turns every ``ConvWrapper`` into a ``flax.linen.Conv``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import groups
+    >>> isinstance(GroupConv(groups.cyclic(4), 2), ConvWrapper)
+    True
     """
-    fan_in = math.prod(shape[:-1])
-    std = math.sqrt(2.0 / fan_in) / _TRUNCATED_STD
-    flat = jax.random.truncated_normal(key, -2.0, 2.0, (math.prod(shape),), dtype)
-    return (flat * jnp.asarray(std, dtype)).reshape(shape)
+
+    @property
+    def functional(self) -> F.FunctionalConv:
+        raise NotImplementedError(f"{type(self).__name__} must define the property functional")
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        layer = self.functional
+        params = declare_params(self, layer.param_specs(layer.in_features(x)))
+        return layer.apply(params, x)
 
 
-class _Conv(nn.Module):
-    """The attributes shared by :class:`LiftingConv` and :class:`GroupConv`, and their parameter set-up."""
+class _Conv(ConvWrapper):
+    """The attributes shared by :class:`LiftingConv` and :class:`GroupConv`."""
 
     group: FiniteGroup
     features: int
@@ -62,10 +63,12 @@ class _Conv(nn.Module):
     bias_init: Initializer = nn.initializers.zeros_init()
     precision: Any = None
 
-    def _kernel_and_bias(self, x: jax.Array, kernel_shape: tuple[int, ...]):
-        kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
-        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-        return promote_dtype(x, kernel, bias, dtype=self.dtype)
+
+
+def _conv_config(m: _Conv) -> dict[str, Any]:
+    """The keyword arguments of the functional convolution, from the Linen attributes."""
+    return dict(kernel_size=m.kernel_size, strides=m.strides, padding=m.padding, use_bias=m.use_bias, dtype=m.dtype,
+                param_dtype=m.param_dtype, kernel_init=m.kernel_init, bias_init=m.bias_init, precision=m.precision)
 
 
 class LiftingConv(_Conv):
@@ -95,14 +98,9 @@ class LiftingConv(_Conv):
     ((3, 3, 3, 6), (1, 9, 9, 6, 8))
     """
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        check_conv_group(self.group, "LiftingConv", "group")
-        x = check_rank(x, 4, "LiftingConv", "(N, H, W, C)")
-        kh, kw = canonical_kernel_size(self.kernel_size, "LiftingConv")
-        x, kernel, bias = self._kernel_and_bias(x, (kh, kw, x.shape[-1], self.features))
-        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
-                              precision=self.precision)
+    @property
+    def functional(self) -> F.FunctionalLiftingConv:
+        return F.FunctionalLiftingConv(self.group, self.features, **_conv_config(self))
 
 
 class GroupConv(_Conv):
@@ -118,15 +116,9 @@ class GroupConv(_Conv):
     (1, 5, 5, 5, 4)
     """
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        G = check_conv_group(self.group, "GroupConv", "group")
-        x = check_rank(x, 5, "GroupConv", "(N, H, W, C, |G|)")
-        check_group_axis(x, G, "GroupConv")
-        kh, kw = canonical_kernel_size(self.kernel_size, "GroupConv")
-        x, kernel, bias = self._kernel_and_bias(x, (kh, kw, x.shape[-2], G.order, self.features))
-        return F.group_conv(x, kernel, G, strides=self.strides, padding=self.padding, bias=bias,
-                            precision=self.precision)
+    @property
+    def functional(self) -> F.FunctionalGroupConv:
+        return F.FunctionalGroupConv(self.group, self.features, **_conv_config(self))
 
 
 class GroupPool(nn.Module):
@@ -171,29 +163,27 @@ class GroupBatchNorm(nn.Module):
     scale_init: Initializer = nn.initializers.ones_init()
     axis_name: str | None = None
 
+    @property
+    def functional(self) -> F.FunctionalGroupBatchNorm:
+        return F.FunctionalGroupBatchNorm(
+            momentum=self.momentum, epsilon=self.epsilon, dtype=self.dtype, param_dtype=self.param_dtype,
+            use_bias=self.use_bias, use_scale=self.use_scale, bias_init=self.bias_init, scale_init=self.scale_init,
+            axis_name=self.axis_name)
+
     @nn.compact
     def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
         use_running_average = nn.merge_param("use_running_average", self.use_running_average,
                                              use_running_average)
-        x = jnp.asarray(x)
-        if x.ndim < 3:
-            raise ValueError(f"GroupBatchNorm expects x of shape (N, ..., C, |G|), got shape {x.shape}")
-        c = x.shape[-2]
-        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
-        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
-        scale = self.param("scale", self.scale_init, (c,), self.param_dtype) if self.use_scale else None
-        bias = self.param("bias", self.bias_init, (c,), self.param_dtype) if self.use_bias else None
-        if use_running_average:
-            mean, var = ra_mean.value, ra_var.value
-        else:
-            initializing = self.is_initializing()
-            mean, var = F.group_moments(x, axis_name=None if initializing else self.axis_name)
-            if not initializing:
-                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
-        dtype = self.dtype if self.dtype is not None else jnp.result_type(
-            *[a for a in (x, scale, bias) if a is not None])
-        return F.group_batch_norm(x, mean, var, scale, bias, epsilon=self.epsilon, dtype=dtype)
+        bn = self.functional
+        c = bn.in_features(x)
+        stats = {s.name: self.variable("batch_stats", s.name, s.init, None, s.shape, s.dtype)
+                 for s in bn.stat_specs(c)}
+        params = declare_params(self, bn.param_specs(c))
+        y, updated = bn.apply(params, {name: v.value for name, v in stats.items()}, x,
+                              use_running_average=use_running_average, initializing=self.is_initializing())
+        for name, value in (updated or {}).items():
+            stats[name].value = value
+        return y
 
 
 class SetLinear(nn.Module):
@@ -215,17 +205,16 @@ class SetLinear(nn.Module):
     kernel_init: Initializer = nn.initializers.lecun_normal()
     bias_init: Initializer = nn.initializers.zeros_init()
 
+    @property
+    def functional(self) -> F.FunctionalSetLinear:
+        return F.FunctionalSetLinear(self.features, use_bias=self.use_bias, dtype=self.dtype,
+                                     param_dtype=self.param_dtype, kernel_init=self.kernel_init,
+                                     bias_init=self.bias_init)
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(f"SetLinear expects x of shape (..., N, C), got shape {x.shape}")
-        shape = (x.shape[-1], self.features)
-        lam = self.param("lam", self.kernel_init, shape, self.param_dtype)
-        gam = self.param("gam", self.kernel_init, shape, self.param_dtype)
-        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-        x, lam, gam, bias = promote_dtype(x, lam, gam, bias, dtype=self.dtype)
-        return F.set_linear(x, lam, gam, bias)
+        layer = self.functional
+        return layer.apply(declare_params(self, layer.param_specs(layer.in_features(x))), x)
 
 
 class SetPool(nn.Module):

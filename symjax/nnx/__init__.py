@@ -9,9 +9,9 @@
 >>> nnx.GroupPool()(conv(fnnx.relu(lift(jnp.ones((2, 9, 9, 1)))))).shape
 (2, 9, 9, 4)
 """
-from symjax.nnx._layers import GroupBatchNorm, GroupConv, GroupPool, LiftingConv, SetLinear, SetPool
+from symjax.nnx._layers import ConvWrapper, GroupBatchNorm, GroupConv, GroupPool, LiftingConv, SetLinear, SetPool
 from symjax.nnx._equivariant_linear import EquivariantLinear
 from symjax.nnx._export import ExportedModel, PlainConv, export
 
 __all__ = ["EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
-           "export", "ExportedModel", "PlainConv"]
+           "ConvWrapper", "export", "ExportedModel", "PlainConv"]

@@ -6,10 +6,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from flax.nnx.nn.dtypes import promote_dtype
 
-from symjax.functional._equivariant_linear import equivariant_linear, equivariant_linear_init
-from symjax.groups._reps import Rep, equivariant_basis, invariant_basis
+from symjax import functional as F
+from symjax.groups._reps import Rep
+from symjax.nnx._layers import declare_params, read_params
 
 __all__ = ["EquivariantLinear"]
 
@@ -39,14 +39,17 @@ class EquivariantLinear(nnx.Module):
 
     def __init__(self, rep_in: Rep, rep_out: Rep, use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, *, rngs: nnx.Rngs):
-        basis = equivariant_basis(rep_in, rep_out)
-        self.rep_in, self.rep_out, self.dtype = rep_in, rep_out, dtype
-        self.coeffs = nnx.Param(equivariant_linear_init(rngs.params(), basis, param_dtype))
-        n_bias = len(invariant_basis(rep_out))
-        self.bias = nnx.Param(jnp.zeros((n_bias,), param_dtype)) if use_bias and n_bias else None
+        self.functional = F.FunctionalEquivariantLinear(rep_in, rep_out, use_bias=use_bias, dtype=dtype,
+                                                        param_dtype=param_dtype)
+        declare_params(self, self.functional.param_specs(), self.functional.param_names, rngs)
+
+    @property
+    def rep_in(self) -> Rep:
+        return self.functional.rep_in
+
+    @property
+    def rep_out(self) -> Rep:
+        return self.functional.rep_out
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        bias = None if self.bias is None else jnp.tensordot(self.bias[...], jnp.asarray(invariant_basis(self.rep_out)),
-                                                             axes=1)
-        x, coeffs, bias = promote_dtype((jnp.asarray(x), self.coeffs[...], bias), dtype=self.dtype)
-        return equivariant_linear(x, coeffs, equivariant_basis(self.rep_in, self.rep_out), bias)
+        return self.functional.apply(read_params(self, self.functional.param_names), x)

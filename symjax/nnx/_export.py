@@ -4,16 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from symjax import functional as F
-from symjax.functional._checks import check_group_axis, check_rank
-from symjax.nnx._layers import GroupConv, LiftingConv
+from symjax.nnx._layers import ConvWrapper, read_params
 
 __all__ = ["export", "ExportedModel", "PlainConv"]
-
-_CONVS = (LiftingConv, GroupConv)
 
 
 class PlainConv(nnx.Module):
@@ -21,8 +17,9 @@ class PlainConv(nnx.Module):
 
     ``conv.conv.kernel`` is ``(kh, kw, cin*|G|, features*|G|)`` (for a lifting
     convolution the input axis is just ``cin``) and ``conv.conv.bias`` the bias
-    repeated to ``(features*|G|,)``. Inputs and outputs keep the shapes of the
-    layer it replaces: ``(N, H, W, C, |G|)`` group feature maps.
+    repeated to ``(features*|G|,)`` (:meth:`symjax.functional.FunctionalConv.expand`).
+    Inputs and outputs keep the shapes of the layer it replaces: ``(N, H, W, C, |G|)``
+    group feature maps.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx as fnnx
@@ -34,41 +31,33 @@ class PlainConv(nnx.Module):
     ((3, 3, 8, 12), True)
     """
 
-    def __init__(self, layer: LiftingConv | GroupConv):
-        if not isinstance(layer, _CONVS):
-            raise TypeError(f"PlainConv expects a symjax.nnx LiftingConv or GroupConv, got {type(layer).__name__}")
-        group = layer.group
-        expand = F.group_kernel if isinstance(layer, GroupConv) else F.lift_kernel
-        kernel = expand(layer.kernel[...], group)
-        kh, kw, cin, cout = kernel.shape
-        self.group = group
-        self.grouped_input = isinstance(layer, GroupConv)
-        self.conv = nnx.Conv(cin, cout, (kh, kw), strides=layer.strides, padding=layer.padding,
-                             use_bias=layer.bias is not None, dtype=layer.dtype, param_dtype=kernel.dtype,
-                             precision=layer.precision, kernel_init=nnx.initializers.zeros_init(),
-                             rngs=nnx.Rngs(0))
+    def __init__(self, layer: ConvWrapper):
+        if not isinstance(layer, ConvWrapper):
+            raise TypeError(f"PlainConv expects a symjax.nnx convolution (LiftingConv or GroupConv, or another "
+                            f"ConvWrapper), got {type(layer).__name__}")
+        functional = layer.functional
+        plain = functional.expand(read_params(layer, functional.param_names))
+        kernel = plain["kernel"]
+        self.functional = functional
+        self.conv = nnx.Conv(kernel.shape[-2], kernel.shape[-1], functional.kernel_size, strides=functional.strides,
+                             padding=functional.padding, use_bias="bias" in plain, dtype=functional.dtype,
+                             param_dtype=kernel.dtype, precision=functional.precision,
+                             kernel_init=nnx.initializers.zeros_init(), rngs=nnx.Rngs(0))
         self.conv.kernel = nnx.Param(kernel)
-        if layer.bias is not None:
-            self.conv.bias = nnx.Param(jnp.repeat(layer.bias[...], group.order))
+        if "bias" in plain:
+            self.conv.bias = nnx.Param(plain["bias"])
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        name = "GroupConv" if self.grouped_input else "LiftingConv"
-        if self.grouped_input:
-            x = check_rank(x, 5, name, "(N, H, W, C, |G|)")
-            check_group_axis(x, self.group, name)
-            x = x.reshape(x.shape[:-2] + (-1,))
-        else:
-            x = check_rank(x, 4, name, "(N, H, W, C)")
-        y = self.conv(x)
-        return y.reshape(y.shape[:-1] + (-1, self.group.order))
+        return self.functional.unflatten_output(self.conv(self.functional.flatten_input(x)))
 
 
 class ExportedModel(nnx.Module):
     """``model`` with every symjax convolution replaced by a :class:`PlainConv`; built by :func:`export`.
 
     Calling it calls ``self.model`` and returns its outputs with group feature
-    maps (rank 5, last axis a group's order) flattened to ``(N, H, W, C*|G|)``,
-    as :func:`symjax.nn.export` does. ``self.model`` is the converted copy itself
+    maps flattened to ``(N, H, W, C*|G|)`` (:func:`symjax.functional.flatten_group_maps`
+    over the layouts of the model's :class:`PlainConv` layers), as
+    :func:`symjax.nn.export` does. ``self.model`` is the converted copy itself
     (its methods return the unflattened maps); ``train()`` / ``eval()`` reach it.
 
     >>> import jax.numpy as jnp
@@ -79,20 +68,18 @@ class ExportedModel(nnx.Module):
     ('PlainConv', (1, 5, 5, 16))
     """
 
-    def __init__(self, model: nnx.Module, orders: tuple[int, ...]):
+    def __init__(self, model: nnx.Module):
         self.model = model
-        self.orders = orders
+        self.layers = tuple(dict.fromkeys(node.functional for _, node in nnx.iter_graph(model)
+                                          if isinstance(node, PlainConv)))
 
     def __call__(self, *args, **kwargs):
-        out = self.model(*args, **kwargs)
-        return jax.tree.map(
-            lambda y: y.reshape(y.shape[:-2] + (-1,)) if jnp.ndim(y) == 5 and y.shape[-1] in self.orders else y,
-            out)
+        return F.flatten_group_maps(self.model(*args, **kwargs), self.layers)
 
 
 def _replace(obj: Any, memo: dict[int, Any]) -> Any:
     """``obj`` with symjax convolutions swapped for :class:`PlainConv`, in place where ``obj`` is mutable."""
-    if isinstance(obj, _CONVS):
+    if isinstance(obj, ConvWrapper):
         if id(obj) not in memo:
             memo[id(obj)] = PlainConv(obj)
         return memo[id(obj)]
@@ -166,8 +153,4 @@ def export(model: nnx.Module) -> ExportedModel:
     """
     if not isinstance(model, nnx.Module):
         raise TypeError(f"export expects model to be a flax.nnx.Module, got {type(model).__name__}")
-    copy = nnx.clone(model)
-    memo: dict[int, Any] = {}
-    converted = _replace(copy, memo)
-    orders = tuple(sorted({m.group.order for m in memo.values() if isinstance(m, PlainConv)}))
-    return ExportedModel(converted, orders)
+    return ExportedModel(_replace(nnx.clone(model), {}))

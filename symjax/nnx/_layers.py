@@ -1,4 +1,4 @@
-"""Flax NNX modules: each declares its parameters and calls :mod:`symjax.functional`.
+"""Flax NNX modules: each creates the parameters of its :mod:`symjax.functional` definition and applies it.
 
 Same class names and computations as :mod:`symjax.nn`; NNX modules take their
 input sizes up front and a ``rngs`` keyword, as ``flax.nnx.Conv`` does.
@@ -10,43 +10,83 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from flax.nnx.nn.dtypes import promote_dtype
 
 from symjax import functional as F
-from symjax.functional._checks import (
-    Padding,
-    canonical_kernel_size,
-    canonical_padding,
-    canonical_strides,
-    check_conv_group,
-    check_group_axis,
-    check_rank,
-)
+from symjax.functional._checks import Padding
 from symjax.groups import FiniteGroup
-from symjax.nn._layers import default_kernel_init
 
-__all__ = ["LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool"]
+__all__ = ["ConvWrapper", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
+           "declare_params", "read_params"]
 
 Initializer = Callable[..., jax.Array]
 
 
-class _Conv(nnx.Module):
-    _name = ""
+def declare_params(module: nnx.Module, specs, names: tuple[str, ...], rngs: nnx.Rngs) -> None:
+    """Store each :class:`~symjax.functional.ParamSpec` of ``specs`` on ``module`` as an ``nnx.Param``.
 
-    def __init__(self, group: FiniteGroup, kernel_shape: tuple[int, ...], out_features: int, strides, padding,
-                 use_bias: bool, dtype, param_dtype, kernel_init: Initializer, bias_init: Initializer,
-                 rngs: nnx.Rngs, precision=None):
-        self.group = check_conv_group(group, self._name, "group")
-        self.precision = precision
-        self.strides = canonical_strides(strides, self._name)
-        self.padding = canonical_padding(padding, self._name)
-        self.dtype = dtype
-        self.kernel = nnx.Param(kernel_init(rngs.params(), kernel_shape, param_dtype))
-        self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
+    The parameters are drawn in the order of ``specs``, one ``rngs.params()``
+    key each; the names of ``names`` that ``specs`` lacks (an optional bias
+    that is off) are set to ``None``.
+    """
+    made = {s.name: nnx.Param(s.init(rngs.params(), s.shape, s.dtype)) for s in specs}
+    for name in names:
+        setattr(module, name, made.get(name))
 
-    def _params(self, x):
-        bias = None if self.bias is None else self.bias[...]
-        return promote_dtype((x, self.kernel[...], bias), dtype=self.dtype)
+
+def read_params(module: nnx.Module, names: tuple[str, ...]) -> dict[str, jax.Array]:
+    """``{name: value}`` of the parameters ``names`` that ``module`` holds (``None`` ones are left out)."""
+    return {name: getattr(module, name)[...] for name in names if getattr(module, name) is not None}
+
+
+class ConvWrapper(nnx.Module):
+    """An NNX convolution: holds the parameters of its functional definition and applies it.
+
+    :func:`symjax.nnx.export` turns every ``ConvWrapper`` into a
+    :class:`~symjax.nnx.PlainConv` computing ``functional`` with its expanded kernel.
+
+    Args:
+      functional: a :class:`symjax.functional.FunctionalConv`.
+      in_features: the input channels.
+      rngs: draws the parameters.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from symjax import functional as F, groups
+    >>> conv = ConvWrapper(F.FunctionalGroupConv(groups.cyclic(4), 3), 2, rngs=nnx.Rngs(0))
+    >>> conv.kernel.shape, conv(jnp.ones((1, 5, 5, 2, 4))).shape
+    ((3, 3, 2, 4, 3), (1, 5, 5, 3, 4))
+    """
+
+    def __init__(self, functional: F.FunctionalConv, in_features: int, *, rngs: nnx.Rngs):
+        self.functional = functional
+        declare_params(self, functional.param_specs(in_features), functional.param_names, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.functional.apply(read_params(self, self.functional.param_names), x)
+
+
+class _Conv(ConvWrapper):
+    """:class:`LiftingConv` and :class:`GroupConv`: their configuration, read from the functional definition."""
+
+    @property
+    def group(self) -> FiniteGroup:
+        return self.functional.group
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return self.functional.strides
+
+    @property
+    def padding(self):
+        return self.functional.padding
+
+    @property
+    def dtype(self) -> Any:
+        return self.functional.dtype
+
+    @property
+    def precision(self) -> Any:
+        return self.functional.precision
 
 
 class LiftingConv(_Conv):
@@ -63,22 +103,15 @@ class LiftingConv(_Conv):
     ((3, 3, 3, 6), (1, 9, 9, 6, 8))
     """
 
-    _name = "LiftingConv"
-
     def __init__(self, group: FiniteGroup, in_features: int, out_features: int,
                  kernel_size: int | Sequence[int] = (3, 3), strides: int | Sequence[int] = 1,
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
-                 param_dtype: Any = jnp.float32, kernel_init: Initializer = default_kernel_init,
+                 param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
-        kh, kw = canonical_kernel_size(kernel_size, self._name)
-        super().__init__(group, (kh, kw, in_features, out_features), out_features, strides, padding, use_bias,
-                         dtype, param_dtype, kernel_init, bias_init, rngs, precision)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = check_rank(x, 4, self._name, "(N, H, W, C)")
-        x, kernel, bias = self._params(x)
-        return F.lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
-                              precision=self.precision)
+        super().__init__(F.FunctionalLiftingConv(
+            group, out_features, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+            dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
+            precision=precision), in_features, rngs=rngs)
 
 
 class GroupConv(_Conv):
@@ -94,24 +127,15 @@ class GroupConv(_Conv):
     ((3, 3, 2, 4, 5), (1, 7, 7, 5, 4))
     """
 
-    _name = "GroupConv"
-
     def __init__(self, group: FiniteGroup, in_features: int, out_features: int,
                  kernel_size: int | Sequence[int] = (3, 3), strides: int | Sequence[int] = 1,
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
-                 param_dtype: Any = jnp.float32, kernel_init: Initializer = default_kernel_init,
+                 param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
-        kh, kw = canonical_kernel_size(kernel_size, self._name)
-        order = check_conv_group(group, self._name, "group").order
-        super().__init__(group, (kh, kw, in_features, order, out_features), out_features, strides, padding,
-                         use_bias, dtype, param_dtype, kernel_init, bias_init, rngs, precision)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = check_rank(x, 5, self._name, "(N, H, W, C, |G|)")
-        check_group_axis(x, self.group, self._name)
-        x, kernel, bias = self._params(x)
-        return F.group_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
-                            precision=self.precision)
+        super().__init__(F.FunctionalGroupConv(
+            group, out_features, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+            dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
+            precision=precision), in_features, rngs=rngs)
 
 
 class GroupPool(nnx.Module):
@@ -149,35 +173,25 @@ class GroupBatchNorm(nnx.Module):
                  use_scale: bool = True, bias_init: Initializer = nnx.initializers.zeros_init(),
                  scale_init: Initializer = nnx.initializers.ones_init(), axis_name: str | None = None,
                  rngs: nnx.Rngs):
+        self.functional = F.FunctionalGroupBatchNorm(
+            momentum=momentum, epsilon=epsilon, dtype=dtype, param_dtype=param_dtype, use_bias=use_bias,
+            use_scale=use_scale, bias_init=bias_init, scale_init=scale_init, axis_name=axis_name)
         self.num_features = num_features
         self.use_running_average = use_running_average
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.dtype = dtype
-        self.axis_name = axis_name
-        self.mean = nnx.BatchStat(jnp.zeros((num_features,), jnp.float32))
-        self.var = nnx.BatchStat(jnp.ones((num_features,), jnp.float32))
-        self.scale = nnx.Param(scale_init(rngs.params(), (num_features,), param_dtype)) if use_scale else None
-        self.bias = nnx.Param(bias_init(rngs.params(), (num_features,), param_dtype)) if use_bias else None
+        for s in self.functional.stat_specs(num_features):
+            setattr(self, s.name, nnx.BatchStat(s.init(None, s.shape, s.dtype)))
+        declare_params(self, self.functional.param_specs(num_features), self.functional.param_names, rngs)
 
     def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
-        x = jnp.asarray(x)
-        if x.ndim < 3 or x.shape[-2] != self.num_features:
-            raise ValueError(f"GroupBatchNorm expects x of shape (N, ..., {self.num_features}, |G|), "
-                             f"got shape {x.shape}")
+        bn = self.functional
+        bn.in_features(x, self.num_features)
         if use_running_average is None:
             use_running_average = self.use_running_average
-        if use_running_average:
-            mean, var = self.mean[...], self.var[...]
-        else:
-            mean, var = F.group_moments(x, axis_name=self.axis_name)
-            self.mean[...] = self.momentum * self.mean[...] + (1 - self.momentum) * mean
-            self.var[...] = self.momentum * self.var[...] + (1 - self.momentum) * var
-        scale = None if self.scale is None else self.scale[...]
-        bias = None if self.bias is None else self.bias[...]
-        dtype = self.dtype if self.dtype is not None else jnp.result_type(
-            *[a for a in (x, scale, bias) if a is not None])
-        return F.group_batch_norm(x, mean, var, scale, bias, epsilon=self.epsilon, dtype=dtype)
+        stats = {name: getattr(self, name)[...] for name in bn.stat_names}
+        y, updated = bn.apply(read_params(self, bn.param_names), stats, x, use_running_average=use_running_average)
+        for name, value in (updated or {}).items():
+            getattr(self, name)[...] = value
+        return y
 
 
 class SetLinear(nnx.Module):
@@ -192,16 +206,13 @@ class SetLinear(nnx.Module):
     def __init__(self, in_features: int, out_features: int, use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = nnx.initializers.lecun_normal(),
                  bias_init: Initializer = nnx.initializers.zeros_init(), *, rngs: nnx.Rngs):
-        shape = (in_features, out_features)
-        self.dtype = dtype
-        self.lam = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
-        self.gam = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
-        self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
+        self.functional = F.FunctionalSetLinear(out_features, use_bias=use_bias, dtype=dtype,
+                                                param_dtype=param_dtype, kernel_init=kernel_init,
+                                                bias_init=bias_init)
+        declare_params(self, self.functional.param_specs(in_features), self.functional.param_names, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        bias = None if self.bias is None else self.bias[...]
-        x, lam, gam, bias = promote_dtype((jnp.asarray(x), self.lam[...], self.gam[...], bias), dtype=self.dtype)
-        return F.set_linear(x, lam, gam, bias)
+        return self.functional.apply(read_params(self, self.functional.param_names), x)
 
 
 class SetPool(nnx.Module):
