@@ -51,8 +51,9 @@ def _flatten(tree: PyTree) -> tuple[dict[str, Any], dict[str, Any]]:
     return arrays, {"format": _FORMAT, "leaves": leaves_meta}
 
 
-def manager(directory: str | os.PathLike, *, max_to_keep: int | None = None, asynchronous: bool = False
-            ) -> ocp.CheckpointManager:
+def checkpoint_manager(
+    directory: str | os.PathLike, *, max_to_keep: int | None = None, asynchronous: bool = False
+) -> ocp.CheckpointManager:
     """Open (creating it if needed) a checkpoint directory.
 
     Args:
@@ -69,14 +70,14 @@ def manager(directory: str | os.PathLike, *, max_to_keep: int | None = None, asy
     return ocp.CheckpointManager(_absolute(directory), options=options, item_names=(_ARRAYS, _META))
 
 
-def write(mngr: ocp.CheckpointManager, number: int, tree: PyTree) -> None:
+def write_checkpoint(mngr: ocp.CheckpointManager, number: int, tree: PyTree) -> None:
     """Write ``tree`` as checkpoint ``number``, replacing an existing one of that number.
 
     An existing checkpoint of that number (e.g. still being written in the
     background) is waited for, then deleted.
 
     Args:
-      mngr: a manager from :func:`manager`.
+      mngr: a manager from :func:`checkpoint_manager`.
       number: the checkpoint number (the train step).
       tree: any pytree of arrays.
     """
@@ -93,7 +94,7 @@ def write(mngr: ocp.CheckpointManager, number: int, tree: PyTree) -> None:
     )
 
 
-def save(tree: PyTree, directory: str | os.PathLike, number: int) -> str:
+def save_checkpoint(tree: PyTree, directory: str | os.PathLike, number: int) -> str:
     """Save ``tree`` as checkpoint ``number`` in ``directory`` and wait until it is written.
 
     Args:
@@ -106,21 +107,21 @@ def save(tree: PyTree, directory: str | os.PathLike, number: int) -> str:
 
     >>> import tempfile, jax.numpy as jnp
     >>> d = tempfile.mkdtemp()
-    >>> _ = save({"w": jnp.arange(3.0)}, d, 7)
-    >>> restore(d, like={"w": jnp.zeros(3)})["w"].tolist()
+    >>> _ = save_checkpoint({"w": jnp.arange(3.0)}, d, 7)
+    >>> restore_checkpoint(d, like={"w": jnp.zeros(3)})["w"].tolist()
     [0.0, 1.0, 2.0]
     """
-    with manager(directory) as mngr:
-        write(mngr, number, tree)
+    with checkpoint_manager(directory) as mngr:
+        write_checkpoint(mngr, number, tree)
         mngr.wait_until_finished()
     return _absolute(directory)
 
 
-def latest(directory: str | os.PathLike) -> int | None:
+def latest_checkpoint(directory: str | os.PathLike) -> int | None:
     """Return the number of the latest complete checkpoint in ``directory``, or ``None``.
 
     >>> import tempfile
-    >>> latest(tempfile.mkdtemp()) is None
+    >>> latest_checkpoint(tempfile.mkdtemp()) is None
     True
     """
     path = _absolute(directory)
@@ -141,11 +142,11 @@ def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype)
 
 
-def restore(directory: str | os.PathLike, like: PyTree, number: int | None = None) -> PyTree:
+def restore_checkpoint(directory: str | os.PathLike, like: PyTree, number: int | None = None) -> PyTree:
     """Restore a checkpoint of ``directory`` into the structure, dtypes and shardings of ``like``.
 
     Args:
-      directory: a checkpoint directory written by :func:`save` or :func:`write`.
+      directory: a checkpoint directory written by :func:`save_checkpoint` or :func:`write_checkpoint`.
       like: a pytree with the structure of the saved one (its values are ignored).
       number: which checkpoint; the latest complete one by default.
 
@@ -158,13 +159,13 @@ def restore(directory: str | os.PathLike, like: PyTree, number: int | None = Non
 
     >>> import tempfile, jax.numpy as jnp
     >>> d = tempfile.mkdtemp()
-    >>> _ = save((jnp.ones(2), None), d, 1)
-    >>> restore(d, like=(jnp.zeros(2), None))
+    >>> _ = save_checkpoint((jnp.ones(2), None), d, 1)
+    >>> restore_checkpoint(d, like=(jnp.zeros(2), None))
     (Array([1., 1.], dtype=float32), None)
     """
     path = _absolute(directory)
     if number is None:
-        number = latest(path)
+        number = latest_checkpoint(path)
         if number is None:
             raise FileNotFoundError(f"directory {path!r} holds no complete checkpoint")
     path_leaves, treedef = jax.tree_util.tree_flatten_with_path(like)

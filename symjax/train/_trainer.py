@@ -26,8 +26,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from symjax import xla
 from symjax._prng import typed_key
-from symjax.train import _checkpoint
 from symjax.train._adapters import ModelAdapter, model_adapter
+from symjax.train._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint, write_checkpoint
 from symjax.train._sharding import data_mesh, shard_batch
 from symjax.train._step import SKIPPED, TrainState, effective, make_eval_step, make_train_step
 
@@ -337,7 +337,7 @@ class Trainer:
         history = []
         with ExitStack() as stack:
             checkpoints = None if checkpoint_dir is None else stack.enter_context(
-                _checkpoint.manager(checkpoint_dir, max_to_keep=max_to_keep, asynchronous=True)
+                checkpoint_manager(checkpoint_dir, max_to_keep=max_to_keep, asynchronous=True)
             )
             bar = stack.enter_context(_progress_bar()) if progress and sys.stdout.isatty() else None
             for _ in range(epochs):
@@ -346,7 +346,7 @@ class Trainer:
                 row = self._history_row(state, records, start, eval_batches, epoch_metrics)
                 history.append(row)
                 if checkpoints is not None:
-                    _checkpoint.write(checkpoints, int(state.step), state)
+                    write_checkpoint(checkpoints, int(state.step), state)
                 if bar is not None:
                     bar.console.print(_format_row(row))
         return state, history
@@ -408,7 +408,7 @@ class Trainer:
         True
         """
         self._check_state(state)
-        return _checkpoint.save(state, directory, int(state.step))
+        return save_checkpoint(state, directory, int(state.step))
 
     def restore(self, directory: str, *, like: TrainState) -> TrainState:
         """Restore the latest complete checkpoint of ``directory`` (from :meth:`save` or ``fit``).
@@ -426,7 +426,7 @@ class Trainer:
         """
         self._check_state(like, "like")
         like = jax.device_put(like, self.state_sharding)
-        return jax.device_put(_checkpoint.restore(directory, like), self.state_sharding)
+        return jax.device_put(restore_checkpoint(directory, like), self.state_sharding)
 
 
 def _resolve_compiler_options(options: Any, mesh: Mesh) -> dict[str, Any]:
