@@ -146,7 +146,7 @@ class FunctionalEquivariantLinear:
         specs = (ParamSpec("coeffs", (len(self.basis),), self.init_coeffs, self.param_dtype),)
         n_bias = len(invariant_basis(self.rep_out))
         if self.use_bias and n_bias:
-            specs += (ParamSpec("bias", (n_bias,), jax.nn.initializers.zeros, self.param_dtype),)
+            specs += (ParamSpec("bias", (n_bias,), jax.nn.initializers.zeros, self.param_dtype, keyed=False),)
         return specs
 
     def bias_vector(self, bias: jax.Array) -> jax.Array:

@@ -26,10 +26,14 @@ _TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-
 
 
 class ParamSpec(NamedTuple):
-    """One parameter of a layer: created as ``init(key, shape, dtype)`` under ``name``.
+    """One parameter (or statistic) of a layer: created as ``init(key, shape, dtype)`` under ``name``.
 
     Linen creates it with ``self.param(name, init, shape, dtype)``, NNX with
     ``nnx.Param(init(rngs.params(), shape, dtype))`` stored as attribute ``name``.
+    ``keyed=False`` marks an ``init`` that ignores its key (a constant, such as
+    running statistics or a zero bias): NNX calls it with ``key=None`` and
+    draws no key from ``rngs``, so the layers created after it get the same
+    keys as if it had no such parameter.
 
     >>> import jax, jax.numpy as jnp
     >>> spec = ParamSpec("bias", (4,), jax.nn.initializers.zeros, jnp.float32)
@@ -41,6 +45,7 @@ class ParamSpec(NamedTuple):
     shape: tuple[int, ...]
     init: Initializer
     dtype: Any
+    keyed: bool = True
 
 
 def default_kernel_init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:

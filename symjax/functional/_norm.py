@@ -88,8 +88,8 @@ class FunctionalGroupBatchNorm:
     """The group batch-norm layer: parameters, running statistics and their update, for Linen and NNX.
 
     Parameters ``scale`` and ``bias`` ``(C,)`` (shared over the group axis),
-    running statistics ``mean`` and ``var`` ``(C,)`` in float32 (initialised
-    by calling their ``init`` with key ``None``). In training, ``apply``
+    running statistics ``mean`` and ``var`` ``(C,)`` in float32 (specs with
+    ``keyed=False``: their ``init`` is called with key ``None``). In training, ``apply``
     normalises with the batch's :func:`group_moments` and returns the updated
     running averages ``momentum * running + (1 - momentum) * batch``.
 
@@ -139,8 +139,8 @@ class FunctionalGroupBatchNorm:
 
     def stat_specs(self, num_features: int) -> tuple[ParamSpec, ...]:
         shape = (num_features,)
-        return (ParamSpec("mean", shape, jax.nn.initializers.zeros, jnp.float32),
-                ParamSpec("var", shape, jax.nn.initializers.ones, jnp.float32))
+        return (ParamSpec("mean", shape, jax.nn.initializers.zeros, jnp.float32, keyed=False),
+                ParamSpec("var", shape, jax.nn.initializers.ones, jnp.float32, keyed=False))
 
     def apply(self, params: Mapping[str, jax.Array], stats: Mapping[str, jax.Array], x, *,
               use_running_average: bool, initializing: bool = False

@@ -25,10 +25,10 @@ def declare_params(module: nnx.Module, specs, names: tuple[str, ...], rngs: nnx.
     """Store each :class:`~symjax.functional.ParamSpec` of ``specs`` on ``module`` as an ``nnx.Param``.
 
     The parameters are drawn in the order of ``specs``, one ``rngs.params()``
-    key each; the names of ``names`` that ``specs`` lacks (an optional bias
-    that is off) are set to ``None``.
+    key each (none for ``keyed=False`` specs); the names of ``names`` that
+    ``specs`` lacks (an optional bias that is off) are set to ``None``.
     """
-    made = {s.name: nnx.Param(s.init(rngs.params(), s.shape, s.dtype)) for s in specs}
+    made = {s.name: nnx.Param(s.init(rngs.params() if s.keyed else None, s.shape, s.dtype)) for s in specs}
     for name in names:
         setattr(module, name, made.get(name))
 
