@@ -165,8 +165,8 @@ def _rotated_digits(settings: DemoSettings, key: jax.Array) -> dict[str, Any]:
         orbit = actions.orbit(C4, jnp.asarray(x_test), actions.on_image)
         logits = trainer.predict(state, orbit.reshape(-1, *x_test.shape[1:])).reshape(4, len(x_test), -1)
         accuracy = jnp.mean(jnp.argmax(logits, -1) == y_test, axis=1)
-        # symmetry.equivariance_error's measure, for invariance: max_g max|f(g x) - f(x)| / max|f(x)|
-        error = jnp.max(jnp.abs(logits - logits[0])) / jnp.max(jnp.abs(logits[0]))
+        error = symmetry.equivariance_error(lambda x: trainer.predict(state, x), C4, jnp.asarray(x_test),
+                                            actions.on_image, None)  # max_g max|f(g x) - f(x)| / max|f(x)|
         times = [h["time"] for h in history]
         results[name] = {
             "params": int(sum(leaf.size for leaf in jax.tree.leaves(state.params))),

@@ -8,7 +8,7 @@ as such instead of passing silently. Groups that rotate by interpolation (C8,
 D8) are reported with status ``approx`` and their measured error, and their
 elements that permute the grid (multiples of 90 degrees, flips) must stay exact.
 
->>> row = _row("GroupConv", "D4", "7x7, stride 1", (7, 7), expect_exact=True)
+>>> row = _row("GroupConv", groups.dihedral(4), "7x7, stride 1", (7, 7), expect_exact=True)
 >>> row["status"], row["error"] < 1e-5
 ('ok', True)
 """
@@ -18,26 +18,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symjax import actions, groups
+from symjax import actions, groups, symmetry
 from symjax import nn as snn
+from symjax.geometry import disc_mask, exact_groups
 
 __all__ = ["equivariance_table", "render_table"]
 
 TOLERANCE = 1e-5
-_EXACT = ("C1", "C2", "C4", "D1", "D2", "D4")
-
-
-def _group(name: str) -> groups.FiniteGroup:
-    n = int(name[1:])
-    return groups.dihedral(n) if name[0] == "D" else (groups.trivial() if n == 1 else groups.cyclic(n))
 
 
 def _error(fn, G, x, act_in, act_out) -> float:
-    def run(x):
-        y = fn(x)
-        diffs = jax.vmap(lambda g: jnp.max(jnp.abs(fn(act_in(G, g, x)) - act_out(G, g, y))))(jnp.arange(G.order))
-        return jnp.max(diffs) / jnp.maximum(jnp.max(jnp.abs(y)), jnp.finfo(y.dtype).tiny)
-    return float(jax.jit(run)(x))
+    return float(jax.jit(lambda x: symmetry.equivariance_error(fn, G, x, act_in, act_out))(x))
 
 
 def _layer_fn(layer: str, G: groups.FiniteGroup, shape, **conv):
@@ -67,40 +58,32 @@ def _layer_fn(layer: str, G: groups.FiniteGroup, shape, **conv):
     return (lambda x: module.apply(variables, x)), x, act_in, act_out
 
 
-def _row(layer, group, setting, shape, expect_exact: bool, note: str = "", **conv) -> dict:
-    G = _group(group)
+def _row(layer, G: groups.FiniteGroup, setting, shape, expect_exact: bool, note: str = "", **conv) -> dict:
     fn, x, act_in, act_out = _layer_fn(layer, G, shape, **conv)
     try:
         err = _error(fn, G, x, act_in, act_out)
     except ValueError:  # 90-degree rotations of a non-square input are not defined
-        return dict(layer=layer, group=group, setting=setting, error=None, status="n/a", note=note)
+        return dict(layer=layer, group=G.name, setting=setting, error=None, status="n/a", note=note)
     if expect_exact:
         status = "ok" if err <= TOLERANCE else "FAIL"
     else:
         status = "pitfall" if err > TOLERANCE else "ok"
-    return dict(layer=layer, group=group, setting=setting, error=err, status=status, note=note)
+    return dict(layer=layer, group=G.name, setting=setting, error=err, status=status, note=note)
 
 
-def _disc(size: int) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size]
-    c = (size - 1) / 2
-    return ((yy - c) ** 2 + (xx - c) ** 2 <= (c - 1) ** 2).astype(np.float32)
-
-
-def _approx_rows(group: str, size: int = 15) -> list[dict]:
+def _approx_rows(G: groups.FiniteGroup, size: int = 15) -> list[dict]:
     """A group rotating by interpolation: every element (status ``approx``), then its grid elements (exact).
 
     The input is smooth (white noise blurred with a Gaussian of sigma 1.5 pixels)
     and zero outside the inscribed disc, so that no content leaves the frame
     under rotation; the error is measured in that disc.
     """
-    G = _group(group)
     rng = np.random.default_rng(0)
     taps = np.exp(-np.arange(-3, 4) ** 2 / 4.5)
     blur = jnp.asarray(np.outer(taps, taps) / np.outer(taps, taps).sum(), jnp.float32)[:, :, None, None]
     noise = jnp.asarray(rng.standard_normal((4, size, size, 1)), jnp.float32)
     smooth = jax.lax.conv_general_dilated(noise, blur, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    disc = jnp.asarray(_disc(size))
+    disc = jnp.asarray(disc_mask(size, size, margin=1), jnp.float32)
     image = (smooth.reshape(2, 2, size, size).transpose(0, 2, 3, 1) * disc[:, :, None])
     fmap = jnp.tile(image[..., None], (1, 1, 1, 1, G.order))
     grid = [g for g in range(G.order) if np.allclose(G.matrices[g], np.round(G.matrices[g]), atol=1e-9)]
@@ -110,19 +93,17 @@ def _approx_rows(group: str, size: int = 15) -> list[dict]:
         variables = module.init(jax.random.key(0), x)
 
         @jax.jit
-        def diffs(x, module=module, variables=variables, act_in=act_in):
+        def per_element(x, module=module, variables=variables, act_in=act_in):
             fn = lambda x: module.apply(variables, x) * disc[:, :, None, None]  # noqa: E731
-            y = fn(x)
-            per_element = jax.vmap(lambda g: jnp.max(jnp.abs(fn(act_in(G, g, x)) - actions.on_group_image(G, g, y))))
-            return per_element(jnp.arange(G.order)) / jnp.max(jnp.abs(y))
+            return symmetry.equivariance_error(fn, G, x, act_in, actions.on_group_image, reduce=None)
 
-        errors = np.asarray(diffs(x))
+        errors = np.asarray(per_element(x))
 
         setting = f"{size}x{size} smooth, 3x3, all {G.order} elements"
-        rows.append(dict(layer=layer, group=group, setting=setting, error=float(errors.max()), status="approx",
+        rows.append(dict(layer=layer, group=G.name, setting=setting, error=float(errors.max()), status="approx",
                          note="rotations by interpolation: approximate (docs/layers.md)"))
     err = float(errors[grid].max())
-    rows.append(dict(layer="GroupConv", group=group, setting=f"{size}x{size}, elements {grid}", error=err,
+    rows.append(dict(layer="GroupConv", group=G.name, setting=f"{size}x{size}, elements {grid}", error=err,
                      status="ok" if err <= TOLERANCE else "FAIL",
                      note="multiples of 90 degrees and flips permute the grid: exact"))
     return rows
@@ -150,33 +131,33 @@ def equivariance_table(quick: bool = False) -> list[dict]:
 
 
 def _equivariance_rows(quick: bool) -> list[dict]:
-    names = ("C4", "D4") if quick else _EXACT
+    C4, D4 = groups.cyclic(4), groups.dihedral(4)
+    exact = (C4, D4) if quick else exact_groups()
     sizes = ((7, "7x7"),) if quick else ((7, "7x7"), (8, "8x8"))
     rows = []
-    for group in names:
+    for G in exact:
         for layer in ("LiftingConv", "GroupConv"):
             for size, label in sizes:
-                rows.append(_row(layer, group, f"{label}, 3x3, stride 1, SAME", (size, size), True))
+                rows.append(_row(layer, G, f"{label}, 3x3, stride 1, SAME", (size, size), True))
             if not quick:
-                rows.append(_row(layer, group, "9x9, 3x3, stride 2, SAME", (9, 9), True))
+                rows.append(_row(layer, G, "9x9, 3x3, stride 2, SAME", (9, 9), True))
         for layer in ("GroupBatchNorm (train)", "GroupBatchNorm (eval)", "GroupPool"):
-            rows.append(_row(layer, group, "7x7", (7, 7), True))
-    pitfall_groups = ("D4",) if quick else ("C4", "D4")
-    for group in pitfall_groups:
+            rows.append(_row(layer, G, "7x7", (7, 7), True))
+    for G in (D4,) if quick else (C4, D4):
         rows += [
-            _row("GroupConv", group, "8x8, stride 2, SAME", (8, 8), False,
+            _row("GroupConv", G, "8x8, stride 2, SAME", (8, 8), False,
                  "stride 2 on an even size: the sampled grid is not centred", strides=2),
-            _row("GroupConv", group, "7x7, padding ((0, 2), (0, 2))", (7, 7), False,
+            _row("GroupConv", G, "7x7, padding ((0, 2), (0, 2))", (7, 7), False,
                  "asymmetric padding shifts the output grid", padding=((0, 2), (0, 2))),
-            _row("GroupConv", group, "7x7, 4x4 kernel, SAME", (7, 7), False,
+            _row("GroupConv", G, "7x7, 4x4 kernel, SAME", (7, 7), False,
                  "even kernel: no centre tap, rotation moves it by half a pixel", kernel_size=(4, 4)),
-            _row("GroupConv", group, "7x9 (non-square)", (7, 9), False,
+            _row("GroupConv", G, "7x9 (non-square)", (7, 9), False,
                  "90-degree rotations need square inputs; only translations and flips remain"),
         ]
-    rows.append(_row("GroupConv", "D2", "7x9 (non-square)", (7, 9), True,
+    rows.append(_row("GroupConv", groups.dihedral(2), "7x9 (non-square)", (7, 9), True,
                      "flips and the 180-degree rotation keep a non-square grid: still exact"))
-    for group in ("C8",) if quick else ("C8", "D8"):
-        rows += _approx_rows(group)
+    for G in (groups.cyclic(8),) if quick else (groups.cyclic(8), groups.dihedral(8)):
+        rows += _approx_rows(G)
     return rows
 
 
