@@ -250,6 +250,9 @@ def flatten_group_maps(outputs: Any, layers) -> Any:
       outputs: a model's outputs.
       layers: the :class:`FunctionalConv` definitions of the model's convolutions.
 
+    Returns:
+      ``outputs`` with the group feature maps reshaped to ``(..., C*|G|)``.
+
     >>> import jax.numpy as jnp
     >>> from symjax import groups
     >>> out = flatten_group_maps({"map": jnp.ones((2, 5, 5, 3, 4)), "logits": jnp.ones((2, 10))},

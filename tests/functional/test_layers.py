@@ -2,7 +2,6 @@
 import re
 from pathlib import Path
 
-import flax.linen as fnn
 import jax
 import jax.numpy as jnp
 import numpy as np
