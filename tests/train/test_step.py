@@ -102,11 +102,11 @@ def test_steps_check_their_arguments():
         make_train_step(lambda x: x, optax.sgd(0.1), loss)
     adapter, optimizer = LinenAdapter(nn.Dense(1)), optax.sgd(0.1)
     state = _fresh_state(adapter, optimizer, jax.random.key(0), jnp.ones((4, 2)))
-    syre = symmetry.Syre(1e-3, jax.random.key(1))
+    syre, batch = symmetry.Syre(1e-3, jax.random.key(1)), {"x": jnp.ones((4, 2))}
     with pytest.raises(ValueError, match="state.removal must hold the offsets"):
-        make_train_step(adapter, optimizer, loss, symmetry_removal=syre)(state, {"x": jnp.ones((4, 2))})
+        make_train_step(adapter, optimizer, loss, symmetry_removal=syre)(state, batch)
     with pytest.raises(ValueError, match="symmetry_removal=None"):
-        make_train_step(adapter, optimizer, loss)(state.replace(removal=syre.init(state.params)), {"x": jnp.ones((4, 2))})
+        make_train_step(adapter, optimizer, loss)(state.replace(removal=syre.init(state.params)), batch)
 
 
 class _Stats(nn.Module):
