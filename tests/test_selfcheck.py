@@ -40,3 +40,11 @@ def test_approximate_groups_are_measured_and_their_grid_elements_exact(rows):
     assert all(1e-3 < r["error"] < 1.0 and "interpolation" in r["note"] for r in approx)
     grid = [r for r in rows if r["group"] == "C8" and r["status"] != "approx"]
     assert len(grid) == 1 and grid[0]["status"] == "ok" and "[0, 2, 4, 6]" in grid[0]["setting"]
+
+
+@pytest.mark.parametrize("layer", ["LiftingConv", "GroupPool"])
+def test_rows_report_the_public_measure_for_every_exact_group(layer, exact_group, equivariance):
+    fn, x, act_in, act_out = _selfcheck._layer_fn(layer, exact_group, (7, 7))
+    row = _selfcheck._row(layer, exact_group, "7x7", (7, 7), expect_exact=True)
+    assert row["group"] == exact_group.name and row["status"] == "ok"
+    assert row["error"] == equivariance.error(fn, exact_group, x, act_in, act_out) <= equivariance.TOL

@@ -73,8 +73,8 @@ def equivariance_error(
 ) -> jax.Array:
     """Return the relative equivariance error ``|f(T_g x) - T'_g f(x)| / |f(x)|``, reduced over the elements of ``G``.
 
-    The one measure of equivariance in symjax (the layers' self-check, the
-    demo, the benchmarks and the tests all call it). With the defaults it is
+    The one measure of equivariance in symjax (``symjax check``, the demo
+    and the benchmarks call it). With the defaults it is
     ``max_g max|f(T_g x) - T'_g f(x)| / max|f(x)|``. The error is relative to
     the size of ``f(x)`` (absolute when ``f(x)`` is zero). Elements are
     vmapped, so ``f`` and both actions must accept a traced element; the
@@ -97,8 +97,8 @@ def equivariance_error(
         per-element errors.
 
     Returns:
-      A float32 scalar, or shape ``(G.order,)`` with ``reduce=None``; ``0`` for
-      an exactly equivariant ``f``.
+      A scalar (float32 or wider), or shape ``(G.order,)`` with
+      ``reduce=None``; ``0`` for an exactly equivariant ``f``.
 
     Raises:
       ValueError: for an unknown ``norm`` or ``reduce``, or a ``mask`` that does
@@ -172,7 +172,8 @@ def check_equivariance(
     >>> check_equivariance(lambda x: x ** 2, Z2, jnp.arange(3.0), flip, flip)
     Traceback (most recent call last):
     ...
-    symjax.symmetry._measures.EquivarianceError: not equivariant under Z2: 1 of 2 elements exceed tol=1e-05; worst: element 1 (relative error 2.000e+00)
+    symjax.symmetry._measures.EquivarianceError: not equivariant under Z2: 1 of 2 elements exceed tol=1e-05;
+    worst: element 1 (relative error 2.000e+00)
     ...
     """
     if not tol >= 0:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from jax.flatten_util import ravel_pytree
 
-from symjax import actions, groups
+from symjax import actions, geometry, groups
 from symjax.symmetry import (
     EquivarianceError,
     check_equivariance,
@@ -85,6 +85,117 @@ def test_check_equivariance_is_an_assertion_error_and_checks_tol():
         check_equivariance(jnp.tanh, SHIFT, x, shift, shift, tol=-1.0)
     loose = check_equivariance(lambda x: x.at[0].add(1e-3), SHIFT, x, shift, shift, tol=1e-2)
     assert loose.max() > 0
+
+
+def test_l2_norm_is_the_relative_euclidean_distance():
+    x = jax.random.normal(jax.random.key(3), (2, 5))
+    broken = lambda x: x.at[..., 0].mul(2.0)  # noqa: E731
+    y = broken(x)
+    expected = [jnp.linalg.norm(broken(shift(SHIFT, g, x)) - shift(SHIFT, g, y)) / jnp.linalg.norm(y)
+                for g in range(SHIFT.order)]
+    per_element = equivariance_error(broken, SHIFT, x, shift, shift, norm="l2", reduce=None)
+    np.testing.assert_allclose(per_element, expected, rtol=1e-6)
+    np.testing.assert_allclose(equivariance_error(broken, SHIFT, x, shift, shift, norm="l2"), max(expected),
+                               rtol=1e-6)
+    np.testing.assert_allclose(equivariance_error(broken, SHIFT, 1e3 * x, shift, shift, norm="l2"), max(expected),
+                               rtol=1e-5)
+
+
+def test_reduce_gives_per_element_max_and_mean():
+    x = jax.random.normal(jax.random.key(4), (5,))
+    broken = lambda x: x.at[0].mul(2.0)  # noqa: E731
+    per_element = equivariance_error(broken, SHIFT, x, shift, shift, reduce=None)
+    assert per_element.shape == (SHIFT.order,) and float(per_element[0]) == 0.0
+    assert float(equivariance_error(broken, SHIFT, x, shift, shift)) == float(per_element.max())
+    np.testing.assert_allclose(equivariance_error(broken, SHIFT, x, shift, shift, reduce="mean"), per_element.mean(),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(check_equivariance(broken, SHIFT, x, shift, shift, tol=10.0), per_element)
+
+
+def test_mask_restricts_difference_and_reference_alike():
+    x = jax.random.normal(jax.random.key(5), (5,))
+    inside = jnp.array([1, 1, 1, 0, 0])
+    broken_outside = lambda x: x.at[4].set(7.0)  # noqa: E731  (wrong only where the mask is zero)
+    identity = lambda G, g, y: y  # noqa: E731
+    assert float(equivariance_error(broken_outside, SHIFT, x, identity, identity)) == 0.0
+    wrong = lambda x: x * jnp.arange(1.0, 6.0)  # noqa: E731
+    masked = equivariance_error(wrong, SHIFT, x, shift, shift, mask=inside, reduce=None)
+    y = wrong(x)
+    for norm, size in (("max", lambda a: jnp.max(jnp.abs(a))), ("l2", jnp.linalg.norm)):
+        expected = [size((wrong(shift(SHIFT, g, x)) - shift(SHIFT, g, y))[:3]) / size(y[:3]) for g in range(5)]
+        np.testing.assert_allclose(equivariance_error(wrong, SHIFT, x, shift, shift, norm=norm, mask=inside,
+                                                      reduce=None), expected, rtol=1e-6)
+    np.testing.assert_array_equal(masked, equivariance_error(wrong, SHIFT, x, shift, shift, mask=inside > 0,
+                                                             reduce=None))
+    # entries outside the mask, however large, count in neither the difference nor the reference
+    Z2 = SimpleNamespace(order=2, name="Z2")
+    flip = lambda G, g, x: jnp.where(g == 1, -x, x)  # noqa: E731  (acts entry by entry)
+    square = lambda x: x ** 2 + 1.0  # noqa: E731  (not odd: not equivariant under the flip)
+    loud = lambda x: square(x) * jnp.array([1.0, 1.0, 1.0, 1e6, 1e6])  # noqa: E731
+    np.testing.assert_allclose(equivariance_error(loud, Z2, x, flip, flip, mask=inside, reduce=None),
+                               equivariance_error(square, Z2, x[:3], flip, flip, reduce=None), rtol=1e-6)
+    traced = jax.jit(lambda x, m: equivariance_error(wrong, SHIFT, x, shift, shift, mask=m, reduce=None))(x, inside)
+    np.testing.assert_allclose(traced, masked, rtol=1e-6, atol=1e-6)
+
+
+def test_act_out_none_measures_invariance():
+    x = jax.random.normal(jax.random.key(6), (3, 5))
+    identity = lambda G, g, y: y  # noqa: E731
+    for f in (lambda x: jnp.sum(x ** 2, axis=-1), lambda x: x[..., 0]):
+        np.testing.assert_array_equal(equivariance_error(f, SHIFT, x, shift, None, reduce=None),
+                                      equivariance_error(f, SHIFT, x, shift, identity, reduce=None))
+    with pytest.raises(EquivarianceError, match="not invariant under Z5") as info:
+        check_equivariance(lambda x: x[..., 0], SHIFT, x, shift, None)
+    assert "<- above tol" in str(info.value)
+
+
+def test_options_are_checked():
+    x = jnp.arange(5.0)
+    with pytest.raises(ValueError, match="norm must be one of .*got 'l1'"):
+        equivariance_error(jnp.tanh, SHIFT, x, shift, shift, norm="l1")
+    with pytest.raises(ValueError, match="reduce must be one of .*got 'sum'"):
+        equivariance_error(jnp.tanh, SHIFT, x, shift, shift, reduce="sum")
+    shapes = r"mask must broadcast against the output of f, of shape \(5,\), got shape \(3,\)"
+    with pytest.raises(ValueError, match=shapes):
+        equivariance_error(jnp.tanh, SHIFT, x, shift, shift, mask=jnp.ones(3))
+    with pytest.raises(ValueError, match=r"mask .* got shape \(2, 5\)"):
+        check_equivariance(jnp.tanh, SHIFT, x, shift, shift, mask=jnp.ones((2, 5)))
+
+
+def test_check_equivariance_names_the_worst_element_and_the_norm():
+    x = jnp.arange(1.0, 6.0)
+    gain = jnp.array([1.0, 1.0, 1.0, 1.0, 3.0])
+    with pytest.raises(EquivarianceError) as info:
+        check_equivariance(lambda x: x * gain, SHIFT, x, shift, shift, norm="l2")
+    report = str(info.value)
+    errors = equivariance_error(lambda x: x * gain, SHIFT, x, shift, shift, norm="l2", reduce=None)
+    worst = int(jnp.argmax(errors))
+    assert f"worst: element {worst} (relative L2 error {float(errors[worst]):.3e})" in report
+    assert "element | relative L2 error" in report
+
+
+def test_exact_groups_act_exactly_on_disc_images(exact_group, equivariance, arrays):
+    G = exact_group
+    x = arrays.disc_image(7, batch=2, channels=3)
+    disc = geometry.disc_mask(7, 7, margin=1)[:, :, None]
+    assert float(jnp.max(jnp.abs(x * (1 - disc)))) == 0.0
+    for options in ({}, {"norm": "l2"}, {"norm": "l2", "mask": disc}):
+        assert equivariance.assert_equivariant(jax.nn.relu, G, x, actions.on_image, actions.on_image,
+                                               **options).max() == 0.0
+    pooled = lambda x: jnp.sum(x, axis=(-3, -2))  # noqa: E731
+    assert equivariance.error(pooled, G, x, actions.on_image, None) <= equivariance.TOL
+
+
+def test_interpolated_rotations_are_measured_in_the_disc(equivariance, arrays):
+    C8 = groups.cyclic(8)
+    x = arrays.disc_image(15, channels=2)
+    disc = geometry.disc_mask(15, 15, margin=1)[:, :, None]
+    errors = equivariance.errors(jnp.tanh, C8, x, actions.on_image, actions.on_image, norm="l2", mask=disc)
+    assert errors.shape == (8,)
+    np.testing.assert_array_less(errors[::2], equivariance.TOL)  # multiples of 90 degrees permute the grid
+    assert np.all((1e-4 < errors[1::2]) & (errors[1::2] < 0.5))
+    with pytest.raises(AssertionError, match="worst: element [1357]"):
+        equivariance.assert_equivariant(jnp.tanh, C8, x, actions.on_image, actions.on_image, norm="l2", mask=disc)
 
 
 # ---- ranks -------------------------------------------------------------------------------------
