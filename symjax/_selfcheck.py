@@ -1,7 +1,8 @@
 """Equivariance self-check of every layer and exact group, for ``symjax check``.
 
 Each row builds a layer, applies every group element to a random input and
-reports the max relative error ``max_g |f(T_g x) - T'_g f(x)| / max|f(x)|``.
+reports the max relative error ``max_g |f(T_g x) - T'_g f(x)| / max|f(x)|``
+(:func:`symjax.symmetry.equivariance_error`).
 Known pitfalls (stride 2 on an even size, asymmetric padding, even kernel
 sizes, non-square inputs with 90-degree rotations) are measured and reported
 as such instead of passing silently. Groups that rotate by interpolation (C8,
