@@ -56,3 +56,11 @@ def test_cpu_conv_ops_are_the_layer_and_its_gradients():
     assert ops["input_grad"](x, w, dy).shape == x.shape
     grad_w = jax.grad(lambda w: jnp.sum(ops["forward"](x, w, dy) * dy))(w)
     assert jnp.allclose(ops["weight_grad"](x, w, dy), grad_w)
+
+
+def test_approx_errors_exact_for_c4_and_bounded_for_c8():
+    bench = _load("bench_approx")
+    exact = bench.errors(bench.GROUPS["C4"], 3, 9, smooth=False)
+    approx = bench.errors(bench.GROUPS["C8"], 3, 9, smooth=True)
+    assert exact.shape == (4,) and exact.max() < 1e-5
+    assert approx.shape == (8,) and approx[::2].max() < 1e-5 and 1e-3 < approx[1::2].min() < approx.max() < 1.0
