@@ -48,12 +48,15 @@ class Trainer:
     :func:`make_eval_step`) jitted with the mesh's shardings, and the loop
     (:meth:`fit`: progress, history, checkpoints).
 
-    Train and eval mode. Linen: if the model's ``__call__`` takes ``train``
-    it gets ``train=True`` in :meth:`step` and ``train=False`` in
-    :meth:`evaluate`/:meth:`predict` (likewise ``use_running_average`` or
-    ``deterministic``, negated); every non-``params`` collection (e.g.
-    ``batch_stats``) is mutable during a step and kept in
-    ``state.model_state``; the ``dropout`` RNG stream comes from
+    Train and eval mode. Linen: the ``__call__`` keyword named by
+    ``train_kwarg`` (default: recognised by its name, ``train``,
+    ``training``, ``is_training``, or negated ``deterministic``,
+    ``use_running_average``, ``eval``, ``is_eval``, ``inference``; see
+    :class:`LinenAdapter`) is set for training in :meth:`step` and for eval
+    in :meth:`evaluate`/:meth:`predict`; :meth:`init` raises ValueError for
+    a model with batch statistics or dropout and no such keyword. Every
+    non-``params`` collection (e.g. ``batch_stats``) is mutable during a
+    step and kept in ``state.model_state``; the ``dropout`` RNG stream comes from
     ``state.rng``. NNX: the trainer works on a copy of the module, in
     ``.train()`` mode for steps and ``.eval()`` mode otherwise (the module
     passed in is never modified); its parameters are the ones it was built
@@ -93,6 +96,10 @@ class Trainer:
       symmetry_removal: ``None`` or a :class:`symjax.symmetry.Syre` config.
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis.
       compiler_options: ``"auto"``, ``None`` or a dict of XLA options (see above).
+      train_kwarg: a Linen model's train/eval keyword: ``None`` (recognise
+        it), a name (``True`` in training, e.g. ``"training"``), a pair
+        ``(name, value in training)`` (e.g. ``("deterministic", False)``) or
+        ``False`` (the model takes none).
 
     >>> import jax, jax.numpy as jnp, optax, flax.linen as nn
     >>> x = jax.random.normal(jax.random.key(0), (32, 4))
@@ -115,8 +122,9 @@ class Trainer:
         symmetry_removal: Any = None,
         mesh: Mesh | None = None,
         compiler_options: str | Mapping[str, Any] | None = "auto",
+        train_kwarg: str | tuple[str, bool] | bool | None = None,
     ):
-        self.adapter = model_adapter(model)
+        self.adapter = model_adapter(model, train_kwarg=train_kwarg)
         train_step = make_train_step(
             self.adapter, optimizer, loss_fn, input_key=input_key, symmetry_removal=symmetry_removal
         )
