@@ -24,7 +24,7 @@ Metrics = dict[str, jax.Array]
 SKIPPED = "skipped"
 """The metric that is 1 for a step the non-finite guard skipped, else 0."""
 
-__all__ = ["TrainState", "make_train_step", "make_eval_step", "effective", "SKIPPED"]
+__all__ = ["TrainState", "make_train_step", "make_eval_step", "effective", "take_rows", "SKIPPED"]
 
 
 @struct.dataclass
@@ -63,6 +63,11 @@ class TrainState:
 def effective(params: PyTree, removal: Any) -> PyTree:
     """The parameters the model sees: ``removal.apply(params)`` (``theta + theta0``), or ``params``."""
     return params if removal is None else removal.apply(params)
+
+
+def take_rows(tree: PyTree, index: jax.Array) -> PyTree:
+    """Rows ``index`` of every leaf of ``tree`` (leading example axis): the real examples of a padded batch."""
+    return jax.tree.map(lambda leaf: jnp.take(leaf, index, axis=0), tree)
 
 
 def _check_common(loss_fn: Any, input_key: Any) -> None:
@@ -244,7 +249,10 @@ def make_eval_step(
       input_key: the batch entry the model is called on.
 
     Returns:
-      ``eval_step(state, batch) -> metrics``: float32 scalars, ``loss`` first.
+      ``eval_step(state, batch, index=None) -> metrics``: float32 scalars,
+      ``loss`` first. ``index`` (int, ``(n,)``), for a padded batch: the
+      rows of the real examples; the loss sees only those rows of the
+      outputs and of the batch (the model runs on all of them).
 
     >>> import jax, jax.numpy as jnp, flax.linen as nn
     >>> from symjax.train import TrainState, make_eval_step, model_adapter
@@ -255,13 +263,19 @@ def make_eval_step(
     >>> eval_step = jax.jit(make_eval_step(adapter, lambda out, b: (jnp.mean(out * 0), {"one": 1.0})))
     >>> eval_step(state, {"x": jnp.ones((4, 2))})
     {'loss': Array(0., dtype=float32), 'one': Array(1., dtype=float32)}
+    >>> padded = {"x": jnp.arange(8.0).reshape(4, 2)}
+    >>> first_row = make_eval_step(adapter, lambda out, b: jnp.mean(b["x"]))
+    >>> first_row(state, padded, jnp.array([0]))["loss"]
+    Array(0.5, dtype=float32)
     """
     adapter = model_adapter(adapter_or_model)
     _check_common(loss_fn, input_key)
 
-    def eval_step(state: TrainState, batch: Batch) -> Metrics:
+    def eval_step(state: TrainState, batch: Batch, index: jax.Array | None = None) -> Metrics:
         params = effective(state.params, state.removal)
         outputs, _ = adapter.apply(params, state.model_state, batch[input_key], None, train=False)
+        if index is not None:
+            outputs, batch = take_rows((outputs, batch), index)
         loss, metrics = _loss_and_metrics(loss_fn, outputs, batch)
         return {"loss": loss, **metrics}
 

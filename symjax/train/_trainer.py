@@ -28,8 +28,8 @@ from symjax import xla
 from symjax._prng import typed_key
 from symjax.train._adapters import ModelAdapter, model_adapter
 from symjax.train._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint, write_checkpoint
-from symjax.train._sharding import data_mesh, shard_batch
-from symjax.train._step import SKIPPED, TrainState, effective, make_eval_step, make_train_step
+from symjax.train._sharding import data_mesh, shard_batch, shard_padded
+from symjax.train._step import SKIPPED, TrainState, effective, make_eval_step, make_train_step, take_rows
 
 PyTree = Any
 Batch = Mapping[str, Any]
@@ -143,12 +143,14 @@ class Trainer:
         jit = functools.partial(jax.jit, compiler_options=self.compiler_options or None)
         self._step = jit(train_step, in_shardings=(replicated, data), out_shardings=replicated)
         self._eval = jit(eval_step, in_shardings=(replicated, data), out_shardings=replicated)
-        self._predict = jit(self._predict_fn)
+        self._eval_padded = jit(eval_step, in_shardings=(replicated, data, replicated), out_shardings=replicated)
+        self._predict = jit(self._predict_fn, in_shardings=(replicated, data, replicated), out_shardings=replicated)
         self._init_model = jit(self.adapter.init) if self.adapter.compile_init else self.adapter.init
 
-    def _predict_fn(self, state: TrainState, x: jax.Array) -> Any:
+    def _predict_fn(self, state: TrainState, batch: Batch, index: jax.Array | None) -> Any:
         params = effective(state.params, state.removal)
-        return self.adapter.apply(params, state.model_state, x, None, train=False)[0]
+        outputs = self.adapter.apply(params, state.model_state, batch[self.input_key], None, train=False)[0]
+        return outputs if index is None else take_rows(outputs, index)
 
     @staticmethod
     def _check_state(state: Any, argname: str = "state") -> None:
@@ -244,12 +246,21 @@ class Trainer:
     def evaluate(self, state: TrainState, batches: Iterable[Batch]) -> dict[str, float]:
         """Average the loss and ``loss_fn`` metrics over ``batches``, in eval mode.
 
+        A batch of any size is taken: one that does not split over the
+        devices of the ``"data"`` axis is padded with copies of its last
+        example, and ``loss_fn`` sees only the real rows of the outputs and
+        of the batch (exactly the metrics of the unpadded batch). On several
+        processes, every process gets the same global metrics.
+
         Args:
           state: a state.
           batches: an iterable of batches (or a single batch dict).
 
         Returns:
           A dict of floats, each the mean over examples (batches weighted by size).
+
+        Raises:
+          ValueError: no batch, or a batch of size 0.
 
         >>> import jax, jax.numpy as jnp, optax, flax.linen as nn
         >>> trainer = Trainer(nn.Dense(1), optax.sgd(0.1), lambda out, b: jnp.mean(out * 0 + 2.0))
@@ -260,16 +271,34 @@ class Trainer:
         self._check_state(state)
         if isinstance(batches, Mapping):
             batches = [batches]
-        records = [
-            (self._eval(state, sharded), size)
-            for sharded, size in (self.shard(b, "batches") for b in batches)
-        ]
+        records = []
+        for batch in batches:
+            sharded, sizes, index = shard_padded(batch, self.batch_sharding, input_key=self.input_key,
+                                                 argname="batches")
+            size = jax.tree.leaves(sharded)[0].shape[0] if sizes is None else sum(sizes)
+            metrics = self._eval(state, sharded) if index is None else self._eval_padded(state, sharded, index)
+            records.append((metrics, size))
         if not records:
             raise ValueError("batches must hold at least one batch, got none")
         return _weighted_means(records)
 
-    def predict(self, state: TrainState, x: jax.Array) -> Any:
-        """The model's outputs on ``x`` with the effective parameters, in eval mode (jitted).
+    def predict(self, state: TrainState, x: Any) -> Any:
+        """The model's outputs on ``x`` with the effective parameters, in eval mode (jitted, data-parallel).
+
+        ``x`` is split over the devices of the ``"data"`` axis (padded when
+        its size does not split). On several processes, each passes its own
+        examples and gets their outputs (a global ``jax.Array`` ``x``: all
+        outputs); every process must call it.
+
+        Args:
+          state: a state.
+          x: inputs with a leading example axis (size > 0), like ``batch[input_key]``.
+
+        Returns:
+          The outputs, leading axis the examples of ``x``.
+
+        Raises:
+          ValueError: ``x`` holds no example.
 
         >>> import jax, jax.numpy as jnp, optax, flax.linen as nn
         >>> trainer = Trainer(nn.Dense(3), optax.sgd(0.1), lambda out, b: jnp.mean(out))
@@ -278,7 +307,13 @@ class Trainer:
         (5, 3)
         """
         self._check_state(state)
-        return self._predict(state, x)
+        batch, sizes, index = shard_padded({self.input_key: x}, self.batch_sharding, input_key=self.input_key,
+                                           argname="x")
+        outputs = self._predict(state, batch, index)
+        if jax.process_count() == 1 or sizes is None:
+            return outputs
+        start = sum(sizes[: jax.process_index()])
+        return jax.tree.map(lambda leaf: leaf.addressable_data(0)[start:start + sizes[jax.process_index()]], outputs)
 
     def effective_params(self, state: TrainState) -> PyTree:
         """The parameters the model sees: ``theta + theta0`` under symmetry removal, else ``params``.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 SCRIPT = textwrap.dedent(
@@ -58,6 +59,12 @@ SCRIPT = textwrap.dedent(
         uneven = None
     except ValueError as err:
         uneven = str(err)
+    # uneven evaluation batches (10 and 3 rows on 4 devices): padded, the loss sees only the real rows
+    logits = trainer.predict(state, x[:16])
+    expected = {k: float(v) for k, v in zip(["loss", "accuracy"], jax.tree.leaves(loss_fn(logits[:13], {"y": y[:13]})))}
+    padded_eval = trainer.evaluate(state, [{"x": x[:10], "y": y[:10]}, {"x": x[10:13], "y": y[10:13]}])
+    predict_diff = float(np.max(np.abs(np.asarray(trainer.predict(state, x[:10])) - np.asarray(logits[:10]))))
+    _, fit_uneven = trainer.fit(state, batches[:1], epochs=1, eval_batches=[{"x": x[:10], "y": y[:10]}], progress=False)
     nnx_trainer = Trainer(nnx.Linear(64, 10, rngs=nnx.Rngs(0)), optax.sgd(0.1), loss_fn)
     nnx_state = nnx_trainer.init(jax.random.key(0), batches[0])
     nnx_state, nnx_metrics = nnx_trainer.step(nnx_state, batches[0])
@@ -69,6 +76,8 @@ SCRIPT = textwrap.dedent(
         "loss": [h["loss"] for h in history], "loss1": [h["loss"] for h in history1],
         "accuracy": history[-1]["accuracy"], "accuracy1": history1[-1]["accuracy"],
         "uneven": uneven,
+        "padded_eval": padded_eval, "expected_eval": expected, "predict_diff": predict_diff,
+        "fit_eval_loss": fit_uneven[0]["eval_loss"],
         "nnx_skipped": int(nnx_metrics["skipped"]),
     }))
     """
@@ -105,3 +114,11 @@ def test_uneven_batch_raises_naming_size_and_devices(four_devices):
 
 def test_nnx_model_on_four_devices(four_devices):
     assert four_devices["nnx_skipped"] == 0
+
+
+def test_uneven_evaluation_batches_are_padded_and_weighted_by_real_examples(four_devices):
+    # evaluate([10 rows, 3 rows]) equals the loss over the 13 real rows: padding never reaches loss_fn
+    assert four_devices["padded_eval"]["loss"] == pytest.approx(four_devices["expected_eval"]["loss"], rel=1e-5)
+    assert four_devices["padded_eval"]["accuracy"] == pytest.approx(four_devices["expected_eval"]["accuracy"])
+    assert four_devices["predict_diff"] < 1e-5
+    assert np.isfinite(four_devices["fit_eval_loss"])
