@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from symjax.symmetry._callables import as_function, explained_trace_errors
+
 PyTree = Any
 Action = Callable[[Any, Any, jax.Array], jax.Array]
 
@@ -38,6 +40,20 @@ def _check_options(norm: str, reduce: str | None) -> None:
         raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
     if reduce not in _REDUCTIONS:
         raise ValueError(f"reduce must be one of {_REDUCTIONS}, got {reduce!r}")
+
+
+def _check_arguments(G: Any, act_in: Any, act_out: Any) -> int:
+    """Return ``G.order``, or raise naming the argument that is not what :func:`equivariance_error` takes."""
+    order = getattr(G, "order", None)
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)):
+        raise TypeError(f"G must be a finite group with an integer order (e.g. groups.cyclic(4)), got {G!r}")
+    if order < 1:
+        raise ValueError(f"G must have at least one element, got order {order}")
+    if not callable(act_in):
+        raise TypeError(f"act_in must be a callable act_in(G, g, x) (e.g. actions.on_image), got {act_in!r}")
+    if act_out is not None and not callable(act_out):
+        raise TypeError(f"act_out must be a callable act_out(G, g, y) or None (invariance), got {act_out!r}")
+    return int(order)
 
 
 def _restrict(y: jax.Array, mask: jax.Array | None) -> Callable[[jax.Array], jax.Array]:
@@ -80,8 +96,20 @@ def equivariance_error(
     vmapped, so ``f`` and both actions must accept a traced element; the
     function is jittable (``f``, ``G``, the actions and the options static).
 
+    An ``nnx.Module`` (or a bound method of one) is measured in the mode it is
+    in (``model.train()`` or ``model.eval()``) and is never changed: it is
+    split once and every call runs on a fresh copy
+    (``nnx.merge(graphdef, state, copy=True)``), so train-mode batch
+    statistics come from the batch and are not stored, and every call draws
+    the same dropout mask (so measure in ``eval()`` mode unless the train-mode
+    function is what you mean). A function that writes NNX state itself (a
+    closure over a module in ``train()`` mode, an ``nnx.jit`` function taking
+    the module as an argument) cannot run under the vmap: it raises a
+    ``TypeError`` that says so, and the modules it refers to are left as they
+    were.
+
     Args:
-      f: array function to test.
+      f: array function to test, or an ``nnx.Module``.
       G: a finite group (only ``G.order`` is used).
       x: an input on which to evaluate ``f``.
       act_in: ``act_in(G, g, x)``, the action on inputs (e.g. ``actions.on_image``).
@@ -101,8 +129,11 @@ def equivariance_error(
       ``reduce=None``; ``0`` for an exactly equivariant ``f``.
 
     Raises:
-      ValueError: for an unknown ``norm`` or ``reduce``, or a ``mask`` that does
-        not broadcast against ``f(x)``.
+      ValueError: for an unknown ``norm`` or ``reduce``, a ``mask`` that does
+        not broadcast against ``f(x)``, or a ``G`` of order 0.
+      TypeError: for a ``G`` without an integer ``order``, an ``f``, ``act_in``
+        or ``act_out`` that is not callable, or an ``f`` that writes NNX state
+        from inside the vmap.
 
     >>> import jax.numpy as jnp
     >>> from types import SimpleNamespace
@@ -122,16 +153,19 @@ def equivariance_error(
     0.0
     """
     _check_options(norm, reduce)
-    y = f(x)
-    restrict = _restrict(y, mask)
-    reference = _size(restrict(y), norm)
-    reference = jnp.where(reference > 0, reference, jnp.ones_like(reference))
+    order = _check_arguments(G, act_in, act_out)
+    function = as_function(f)
+    with explained_trace_errors(f):
+        y = function(x)
+        restrict = _restrict(y, mask)
+        reference = _size(restrict(y), norm)
+        reference = jnp.where(reference > 0, reference, jnp.ones_like(reference))
 
-    def difference(g):
-        expected = y if act_out is None else act_out(G, g, y)
-        return _size(restrict(f(act_in(G, g, x)) - expected), norm)
+        def difference(g):
+            expected = y if act_out is None else act_out(G, g, y)
+            return _size(restrict(function(act_in(G, g, x)) - expected), norm)
 
-    ratios = jax.vmap(difference)(jnp.arange(G.order)) / reference
+        ratios = jax.vmap(difference)(jnp.arange(order)) / reference
     errors = ratios if norm == "max" else jnp.sqrt(ratios)
     if reduce is None:
         return errors
