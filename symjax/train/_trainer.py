@@ -72,11 +72,13 @@ class Trainer:
 
     Data parallelism: the batch is sharded over the ``"data"`` axis of
     ``mesh`` (default: every device, ``jax.devices()``), the state is
-    replicated. A batch whose size is not a multiple of the number of devices
-    on that axis raises ValueError. On several hosts, call
-    ``jax.distributed.initialize()`` first and pass each process its local
-    slice of the batch; it is assembled with
-    ``jax.make_array_from_process_local_data``.
+    replicated. A training batch whose size is not a multiple of the number
+    of devices on that axis raises ValueError; :meth:`evaluate` and
+    :meth:`predict` pad such a batch and leave the padding out. On several
+    hosts, call ``jax.distributed.initialize()`` first and pass each process
+    its local slice of every batch (assembled with
+    ``jax.make_array_from_process_local_data``); every process calls every
+    method (checkpoints are written and read collectively).
 
     Compilation: ``compiler_options="auto"`` compiles every step with
     ``symjax.xla.compiler_options(platform of the mesh)`` (Eigen convolutions
@@ -146,11 +148,24 @@ class Trainer:
         self._eval_padded = jit(eval_step, in_shardings=(replicated, data, replicated), out_shardings=replicated)
         self._predict = jit(self._predict_fn, in_shardings=(replicated, data, replicated), out_shardings=replicated)
         self._init_model = jit(self.adapter.init) if self.adapter.compile_init else self.adapter.init
+        self._new_state = jax.jit(self._new_state_fn, out_shardings=replicated)
 
     def _predict_fn(self, state: TrainState, batch: Batch, index: jax.Array | None) -> Any:
         params = effective(state.params, state.removal)
         outputs = self.adapter.apply(params, state.model_state, batch[self.input_key], None, train=False)[0]
         return outputs if index is None else take_rows(outputs, index)
+
+    def _new_state_fn(self, key: jax.Array, params: PyTree, model_state: PyTree) -> TrainState:
+        removal = None if self.symmetry_removal is None else self.symmetry_removal.init(params)
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            epoch=jnp.zeros((), jnp.int32),
+            params=params,
+            opt_state=self.optimizer.init(params),
+            model_state=model_state,
+            rng=jax.random.split(key, 3)[0],
+            removal=removal,
+        )
 
     @staticmethod
     def _check_state(state: Any, argname: str = "state") -> None:
@@ -186,6 +201,9 @@ class Trainer:
 
         Linen models are initialised from ``key`` on ``example_batch[input_key]``
         (in eval mode); NNX models keep the parameters they were built with.
+        The state is built by one jitted function whose outputs are
+        replicated over the mesh, so it also spans the devices of several
+        processes.
         ``state.rng`` is the first key of ``jax.random.split(key, 3)`` (a Linen
         model draws its ``params`` and ``dropout`` keys from the other two).
         The optimizer and the symmetry removal are initialised on the parameters.
@@ -206,17 +224,7 @@ class Trainer:
         key = typed_key(key)
         batch, _ = self.shard(example_batch, "example_batch")
         params, model_state = self._init_model(key, batch[self.input_key])
-        removal = None if self.symmetry_removal is None else self.symmetry_removal.init(params)
-        state = TrainState(
-            step=jnp.zeros((), jnp.int32),
-            epoch=jnp.zeros((), jnp.int32),
-            params=params,
-            opt_state=self.optimizer.init(params),
-            model_state=model_state,
-            rng=jax.random.split(key, 3)[0],
-            removal=removal,
-        )
-        return jax.device_put(state, self.state_sharding)
+        return self._new_state(key, params, model_state)
 
     def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         """Take one optimizer step on ``batch`` (jitted, data-parallel): :func:`make_train_step`.
