@@ -26,6 +26,16 @@ from symjax.groups._finite import (
     symmetric,
     trivial,
 )
+from symjax.groups._irreps import (
+    Decomposition,
+    Irrep,
+    Quotient,
+    Restricted,
+    decompose,
+    fourier_decomposition,
+    irreps,
+    restrict,
+)
 from symjax.groups._lie import O, SO, SU, LieGroup
 from symjax.groups._reps import (
     DirectSum,
@@ -46,4 +56,5 @@ __all__ = [
     "LieGroup", "SO", "O", "SU",
     "Rep", "Trivial", "Standard", "Regular", "Permutation", "DirectSum", "TensorProduct", "Dual",
     "equivariant_basis", "invariant_basis",
+    "Irrep", "irreps", "Quotient", "Restricted", "restrict", "Decomposition", "decompose", "fourier_decomposition",
 ]
