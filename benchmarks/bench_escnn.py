@@ -15,7 +15,11 @@ Needs ``torch`` and ``escnn`` (``pip install torch escnn``; escnn's dependency
 ``py3nj`` compiles Fortran, so first ``apt-get install gfortran``). Without
 them the benchmark is skipped with a message.
 
-    python benchmarks/bench_escnn.py [--quick] [--json FILE]
+    python benchmarks/bench_escnn.py [--quick] [--json FILE] [--xla-defaults]
+
+``symjax bench`` and ``benchmarks/suite.py`` run it with the parts of
+:mod:`symjax.bench` when this file is next to the ``symjax`` package (a
+repository checkout).
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ import optax
 import flax.linen as fnn
 
 from symjax import functional as F, groups, nn as snn, xla
+from symjax.bench.timing import median_ms
 
 FIELDS, LAYERS, SIZE, CLASSES = 10, 7, 28, 10
 
@@ -93,10 +98,6 @@ def _escnn_model(group_name: str):
             return self.body(enn.GeometricTensor(x, in_type)).tensor.mean(dim=(2, 3))
 
     return Net()
-
-
-def _median_ms(times):
-    return 1e3 * statistics.median(times)
 
 
 def bench_group(group_name: str, batch: int, reps: int, xla_options: bool = True) -> dict:
@@ -190,7 +191,7 @@ def bench_group(group_name: str, batch: int, reps: int, xla_options: bool = True
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
-        results[what] = {"symjax_ms": _median_ms(times["symjax"]), "escnn_ms": _median_ms(times["escnn"]),
+        results[what] = {"symjax_ms": median_ms(times["symjax"]), "escnn_ms": median_ms(times["escnn"]),
                          "escnn_over_symjax": statistics.median(times["escnn"]) / statistics.median(times["symjax"])}
     results["torch_device"] = device
     if isinstance(forward, xla.Tuned):
@@ -217,7 +218,8 @@ def run(quick: bool = False, xla_options: bool = True) -> dict:
     return out
 
 
-def _print(results: dict) -> None:
+def print_results(results: dict) -> None:
+    """Print the results of :func:`run` as a table (nothing when it was skipped)."""
     if "skipped" in results:
         return
     print(f"{'net':<5}{'what':<14}{'symjax':>12}{'escnn':>12}{'escnn/symjax':>14}")
@@ -239,7 +241,7 @@ if __name__ == "__main__":
                         help="compile symjax with plain jax.jit (XLA's default CPU convolutions)")
     args = parser.parse_args()
     res = run(quick=args.quick, xla_options=not args.xla_defaults)
-    _print(res)
+    print_results(res)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=2)

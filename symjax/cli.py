@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import platform
@@ -10,7 +10,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-_PACKAGES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy", "orbax-checkpoint")
+_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "orbax-checkpoint", "rich")
+# what `symjax demo` needs beyond the core dependencies: import name, distribution (the `demo` extra)
+DEMO_EXTRAS = {"sklearn": "scikit-learn", "matplotlib": "matplotlib"}
 
 
 def machine_info() -> dict:
@@ -68,7 +70,27 @@ def _check(args) -> int:
     return 1 if failed else 0
 
 
+def missing_demo_extras() -> list[str]:
+    """The distributions of the ``demo`` extra that do not import, e.g. ``['scikit-learn']``; empty when all do.
+
+    >>> missing_demo_extras() in ([], ["scikit-learn"], ["matplotlib"], ["scikit-learn", "matplotlib"])
+    True
+    """
+    missing = []
+    for module, distribution in DEMO_EXTRAS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(distribution)
+    return missing
+
+
 def _demo(args) -> int:
+    missing = missing_demo_extras()
+    if missing:  # before any training: the demo needs them only at the end (digits, plots)
+        print(f"symjax demo needs {' and '.join(missing)} (the 'demo' extra), which could not be imported.\n"
+              "Install them with:  pip install 'symjax[demo]'", file=sys.stderr)
+        return 1
     from rich.console import Console
 
     from symjax._demo import run_demo
@@ -82,20 +104,15 @@ def _demo(args) -> int:
     return 0
 
 
-def _load_benchmark(name: str):
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
-    if not path.exists():
-        raise SystemExit(f"symjax bench needs the repository checkout: {path} not found")
-    spec = importlib.util.spec_from_file_location(f"symjax_benchmarks_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _bench(args) -> int:
-    module = _load_benchmark("suite")
-    results = module.run(quick=args.quick)
+    from symjax import bench
+
+    parts = bench.PARTS if args.parts is None else tuple(f"bench_{name.strip()}" for name in args.parts.split(","))
+    unknown = [name.removeprefix("bench_") for name in parts if name not in bench.PARTS]
+    if unknown:
+        raise SystemExit(f"symjax bench: --parts takes {', '.join(p.removeprefix('bench_') for p in bench.PARTS)}; "
+                         f"got {', '.join(unknown)}")
+    results = bench.run(quick=args.quick, tiny=args.tiny, parts=parts)
     results["machine"] = machine_info()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
@@ -111,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a shorter run (under 2 minutes on 2 CPU cores)")
     p.add_argument("--out", default="demo_out", help="folder for the PNG plots (default: demo_out)")
     p.set_defaults(fn=_demo)
-    p = sub.add_parser("bench", help="benchmarks: G-conv vs plain conv, syre vs adamw, escnn if installed")
+    p = sub.add_parser("bench", help="benchmarks: G-conv vs plain conv, syre vs adamw, approximate rotations, "
+                                     "XLA:CPU convolutions; escnn when run from the repository with escnn installed")
     p.add_argument("--quick", action="store_true", help="fewer sizes and repetitions")
+    p.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of each part (not a measurement)")
+    p.add_argument("--parts", default=None, metavar="A,B",
+                   help="only these parts, comma-separated: gconv, syre, escnn, approx, cpu_conv (default: all)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(fn=_bench)
     p = sub.add_parser("check", help="equivariance self-check of every layer and group, as a table")

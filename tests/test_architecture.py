@@ -25,7 +25,8 @@ ALLOWED = {
     "_selfcheck": {"groups", "geometry", "actions", "functional", "nn", "nnx", "symmetry"},
     "_demo": {"groups", "geometry", "actions", "functional", "nn", "symmetry", "optim", "train"},
     "_tour": {"groups", "actions"},
-    "cli": {"_selfcheck", "_demo", "_tour", "xla"},
+    "bench": {"groups", "geometry", "actions", "functional", "nn", "symmetry", "optim", "xla"},
+    "cli": {"_selfcheck", "_demo", "_tour", "bench", "xla"},
     "symjax": set(),  # symjax/__init__.py imports its submodules lazily, by name
 }
 
