@@ -89,7 +89,7 @@ def _demo(args) -> int:
     missing = missing_demo_extras()
     if missing:  # before any training: the demo needs them only at the end (digits, plots)
         print(f"symjax demo needs {' and '.join(missing)} (the 'demo' extra), which could not be imported.\n"
-              "Install them with:  pip install 'symjax[demo]'", file=sys.stderr)
+              "Install with:  pip install 'symjax[demo]'", file=sys.stderr)
         return 1
     from rich.console import Console
 

@@ -107,10 +107,12 @@ def test_gconv_rejects_unknown_dtype():
 
 
 def test_syre_state_bytes_count_every_leaf():
-    params = syre.init_mlp(jax.random.key(0), (4, 3, 2))
-    state = syre.optimizers(jax.random.key(1))["syre_adamw"].init(params)
-    chex.assert_shape(params["dense_0"]["kernel"], (4, 3))
-    assert syre.state_bytes(state) >= 3 * 4 * 23  # adamw's two moments and the anchor: 23 floats each
+    params = {"dense_0": {"kernel": jnp.ones((4, 3)), "bias": jnp.zeros(3)}}
+    states = {name: jax.jit(opt.init)(params) for name, opt in syre.optimizers(jax.random.key(1)).items()}
+    adamw = syre.state_bytes(states["adamw"])
+    assert adamw >= 2 * 4 * 15  # two moments of 15 float32
+    assert syre.state_bytes(states["syre_adamw"]) >= adamw + 4 * 15  # and the anchor
+    assert syre.state_bytes(states["syre_adamw_regenerate"]) < adamw + 4 * 15  # a key instead of the anchor
 
 
 class CpuConvOpsTest(chex.TestCase):

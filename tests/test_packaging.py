@@ -1,5 +1,6 @@
 """pyproject.toml declares what the code imports: symjax/ against the dependencies, tests/ against the extras."""
 import ast
+import functools
 import re
 import sys
 from importlib import metadata
@@ -26,8 +27,13 @@ def _declared(requirements) -> set[str]:
     return {_normalise(re.match(r"[A-Za-z0-9._-]+", req).group(0)) for req in requirements}
 
 
+@functools.lru_cache(maxsize=None)
+def _installed() -> dict:
+    return metadata.packages_distributions()
+
+
 def _distribution(module: str) -> str:
-    installed = metadata.packages_distributions().get(module, [])
+    installed = _installed().get(module, [])
     return _normalise(installed[0] if installed else DISTRIBUTIONS.get(module, module))
 
 

@@ -48,10 +48,10 @@ def checkout_escnn(path: Path = ESCNN_SCRIPT) -> ModuleType | str:
       escnn do not import), or a sentence saying that the checkout is missing.
 
     >>> checkout_escnn(Path("nowhere/bench_escnn.py"))
-    'the escnn comparison needs the repository checkout (nowhere/bench_escnn.py not found)'
+    'needs the repository checkout (nowhere/bench_escnn.py not found)'
     """
     if not path.is_file():
-        return f"the escnn comparison needs the repository checkout ({path} not found)"
+        return f"needs the repository checkout ({path} not found)"
     spec = importlib.util.spec_from_file_location("symjax_benchmarks_bench_escnn", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # the Flax modules defined there are dataclasses
