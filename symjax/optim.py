@@ -93,7 +93,7 @@ def _decayed_updates(updates: PyTree, params: PyTree, anchor: PyTree, decay: PyT
         if a is None:
             return u
         pull = p - a if d is None else d * (p - a)
-        return u + (weight_decay * pull).astype(u.dtype)
+        return u + (weight_decay * pull).astype(jnp.result_type(u))
 
     if decay is None:
         decay = jax.tree.map(lambda _: None, anchor, is_leaf=_is_none)

@@ -262,3 +262,12 @@ def test_works_on_frozendict_and_nnx_state():
     updates, _ = jax.jit(lean.update)(state, lean.init(state), state)
     new = optax.apply_updates(state, updates)
     assert jax.tree.structure(new) == jax.tree.structure(state)
+
+
+@pytest.mark.parametrize("regenerate", [False, True])
+def test_syre_on_python_float_leaves(regenerate):
+    params = {"w": jnp.ones((2, 2)), "scale": 1.0}
+    opt = optim.syre(0.1, KEY, regenerate=regenerate)
+    updates, _ = opt.update({"w": jnp.zeros((2, 2)), "scale": 0.0}, opt.init(params), params)
+    theta0 = remove_symmetry(KEY, params).offsets["scale"]
+    np.testing.assert_allclose(updates["scale"], 0.1 * (1.0 - theta0), rtol=1e-6)

@@ -12,6 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from symjax.symmetry._checks import (
+    check_array,
+    check_group,
+    check_index,
+    check_labels,
+    check_matrix,
+    check_tolerance,
+)
 from symjax.symmetry._callables import as_function, explained_trace_errors
 
 PyTree = Any
@@ -44,16 +52,12 @@ def _check_options(norm: str, reduce: str | None) -> None:
 
 def _check_arguments(G: Any, act_in: Any, act_out: Any) -> int:
     """Return ``G.order``, or raise naming the argument that is not what :func:`equivariance_error` takes."""
-    order = getattr(G, "order", None)
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)):
-        raise TypeError(f"G must be a finite group with an integer order (e.g. groups.cyclic(4)), got {G!r}")
-    if order < 1:
-        raise ValueError(f"G must have at least one element, got order {order}")
+    order = check_group(G)
     if not callable(act_in):
         raise TypeError(f"act_in must be a callable act_in(G, g, x) (e.g. actions.on_image), got {act_in!r}")
     if act_out is not None and not callable(act_out):
         raise TypeError(f"act_out must be a callable act_out(G, g, y) or None (invariance), got {act_out!r}")
-    return int(order)
+    return order
 
 
 def _restrict(y: jax.Array, mask: jax.Array | None) -> Callable[[jax.Array], jax.Array]:
@@ -210,8 +214,7 @@ def check_equivariance(
     worst: element 1 (relative error 2.000e+00)
     ...
     """
-    if not tol >= 0:
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
+    check_tolerance(tol, "tol")
     errors = np.asarray(equivariance_error(f, G, x, act_in, act_out, norm=norm, mask=mask, reduce=None))
     failing = errors > tol
     if failing.any():
@@ -230,15 +233,8 @@ def check_equivariance(
     return errors
 
 
-def _matrix(m: jax.Array, name: str = "m") -> jax.Array:
-    m = jnp.asarray(m)
-    if m.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D matrix, got shape {m.shape}")
-    return m
-
-
 def _singular_values(m: jax.Array) -> jax.Array:
-    m = _matrix(m)
+    m = check_matrix(m, "m")
     return jnp.linalg.svd(m.astype(jnp.promote_types(m.dtype, jnp.float32)), compute_uv=False)
 
 
@@ -272,21 +268,22 @@ def numerical_rank(m: jax.Array, rtol: float = 1e-4) -> jax.Array:
       rtol: relative threshold.
 
     Returns:
-      An int32 scalar.
+      An int32 scalar; ``0`` for a zero or empty matrix.
 
     >>> import jax.numpy as jnp
     >>> int(numerical_rank(jnp.diag(jnp.array([1.0, 0.5, 1e-6]))))
     2
     """
+    check_tolerance(rtol, "rtol")
     s = _singular_values(m)
-    return jnp.sum(s > rtol * jnp.max(s)).astype(jnp.int32)
+    return jnp.sum(s > rtol * jnp.max(s, initial=0.0)).astype(jnp.int32)
 
 
 def low_rankness(m: jax.Array, rtol: float = 1e-4) -> jax.Array:
     """Return the fraction of singular values at or below ``rtol * s_max``: ``1 - rank / min(m.shape)``.
 
     Args:
-      m: a ``(rows, cols)`` matrix.
+      m: a ``(rows, cols)`` matrix with at least one row and one column.
       rtol: relative threshold.
 
     Returns:
@@ -296,8 +293,10 @@ def low_rankness(m: jax.Array, rtol: float = 1e-4) -> jax.Array:
     >>> float(low_rankness(jnp.diag(jnp.array([1.0, 1.0, 0.0, 0.0]))))
     0.5
     """
-    m = _matrix(m)
+    m = check_matrix(m, "m")
     k = min(m.shape)
+    if k == 0:
+        raise ValueError(f"m must have at least one row and one column, got shape {m.shape}")
     return 1.0 - numerical_rank(m, rtol) / k
 
 
@@ -311,24 +310,31 @@ def sparsity(params: PyTree, atol: float = 1e-6) -> jax.Array:
     Returns:
       A scalar in ``[0, 1]``.
 
+    Raises:
+      ValueError: if ``params`` has no floating entry, or ``atol < 0``.
+
     >>> import jax.numpy as jnp
     >>> float(sparsity({"w": jnp.array([0.0, 1.0, 0.0, 2.0]), "b": jnp.zeros(4)}))
     0.75
     """
+    check_tolerance(atol, "atol")
     leaves = [
         jnp.asarray(leaf)
         for leaf in jax.tree.leaves(params)
         if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
     ]
-    if not leaves:
-        raise ValueError("params must contain at least one floating leaf")
-    small = sum(jnp.sum(jnp.abs(leaf) <= atol) for leaf in leaves)
     total = sum(leaf.size for leaf in leaves)
+    if not total:
+        raise ValueError(
+            f"params must contain at least one floating entry, got {len(jax.tree.leaves(params))} leaves "
+            f"({len(leaves)} floating, none with an entry)"
+        )
+    small = sum(jnp.sum(jnp.abs(leaf) <= atol) for leaf in leaves)
     return small / total
 
 
 def _neurons(w_in: jax.Array, w_out: jax.Array) -> jax.Array:
-    w_in, w_out = _matrix(w_in, "w_in"), _matrix(w_out, "w_out")
+    w_in, w_out = check_matrix(w_in, "w_in"), check_matrix(w_out, "w_out")
     if w_in.shape[1] != w_out.shape[0]:
         raise ValueError(
             "w_in (fan_in, hidden) and w_out (hidden, fan_out) must agree on hidden, "
@@ -350,7 +356,7 @@ def neuron_collapse(w_in: jax.Array, w_out: jax.Array, atol: float = 1e-6) -> ja
       atol: absolute tolerance per entry.
 
     Returns:
-      An int32 scalar in ``[1, hidden]``.
+      An int32 scalar in ``[1, hidden]``; ``0`` when ``hidden = 0``.
 
     >>> import jax.numpy as jnp
     >>> w_in = jnp.array([[1.0, 1.0, 2.0]])
@@ -358,7 +364,10 @@ def neuron_collapse(w_in: jax.Array, w_out: jax.Array, atol: float = 1e-6) -> ja
     >>> int(neuron_collapse(w_in, w_out))
     2
     """
+    check_tolerance(atol, "atol")
     v = _neurons(w_in, w_out)
+    if v.shape[0] == 0:
+        return jnp.zeros((), jnp.int32)
     index = jnp.arange(v.shape[0])
 
     def is_copy(i):
@@ -386,6 +395,8 @@ def neuron_distance(w_in: jax.Array, w_out: jax.Array, i: int, j: int) -> jax.Ar
     2.0
     """
     v = _neurons(w_in, w_out)
+    check_index(i, v.shape[0], "i")
+    check_index(j, v.shape[0], "j")
     return jnp.linalg.norm(v[i] - v[j]) / jnp.sqrt(2.0)
 
 
@@ -404,6 +415,11 @@ def neural_collapse(features: jax.Array, labels: jax.Array, num_classes: int | N
     Returns:
       A non-negative scalar.
 
+    Raises:
+      ValueError: no rows, fewer than two classes, labels outside
+        ``[0, num_classes)`` or a class that does not occur (concrete labels).
+      TypeError: non-integer labels, or no ``num_classes`` for traced labels.
+
     >>> import jax.numpy as jnp
     >>> features = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     >>> float(neural_collapse(features, jnp.array([0, 0, 1, 1])))
@@ -411,12 +427,9 @@ def neural_collapse(features: jax.Array, labels: jax.Array, num_classes: int | N
     >>> float(neural_collapse(features + jnp.array([[0.1, 0], [-0.1, 0], [0, 0], [0, 0]]), jnp.array([0, 0, 1, 1]))) > 0
     True
     """
-    features = _matrix(features, "features")
-    labels = jnp.asarray(labels)
-    if labels.shape != features.shape[:1]:
-        raise ValueError(f"labels must have shape ({features.shape[0]},), got {labels.shape}")
-    if num_classes is None:
-        num_classes = int(jnp.max(labels)) + 1
+    features = check_matrix(features, "features")
+    labels = check_array(labels, "labels")
+    num_classes = check_labels(labels, num_classes, features.shape[0])
     onehot = jax.nn.one_hot(labels, num_classes, dtype=features.dtype)
     counts = jnp.sum(onehot, axis=0)
     means = (onehot.T @ features) / counts[:, None]
@@ -449,7 +462,7 @@ def mirror_distance(params: PyTree, projection: jax.Array) -> jax.Array:
     0.5
     """
     flat, _ = ravel_pytree(params)
-    projection = jnp.asarray(projection)
+    projection = check_array(projection, "projection")
     if projection.shape != (flat.size, flat.size):
         raise ValueError(
             f"projection must have shape ({flat.size}, {flat.size}) for params with "
@@ -480,7 +493,7 @@ def distance_to_symmetric(params: PyTree, act: Callable[[Any, PyTree], PyTree], 
     >>> round(float(distance_to_symmetric(jnp.array([1.0, 3.0]), swap, jnp.arange(2))) ** 2, 4)
     2.0
     """
-    elements = jnp.asarray(elements)
+    elements = check_array(elements, "elements")
     if elements.ndim != 1 or elements.shape[0] == 0:
         raise ValueError(f"elements must be a non-empty 1-D array of group elements, got shape {elements.shape}")
     orbit = jax.vmap(lambda g: act(g, params))(elements)

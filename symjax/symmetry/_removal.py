@@ -238,6 +238,7 @@ class SymmetryRemoval:
         def term(o, d, p):
             if o is None:
                 return None
+            p = jnp.asarray(p)  # a Python float is a floating leaf too
             p = p.astype(jnp.promote_types(p.dtype, jnp.float32))
             return jnp.sum(p * p if d is None else d * p * p)
 
