@@ -79,7 +79,7 @@ def as_function(f: Callable, name: str = "f") -> Callable:
 
 
 def _children(obj: Any) -> list:
-    """What ``obj`` refers to: a container's items, or a callable's closure, globals, partial arguments, wrapped function."""
+    """What ``obj`` refers to: its items, or its closure, globals, partial arguments and wrapped function."""
     if isinstance(obj, (list, tuple, set)):
         return list(obj)
     if isinstance(obj, dict):
