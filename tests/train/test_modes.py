@@ -42,13 +42,25 @@ def _mean_after_step(trainer):
     return np.asarray(before), np.asarray(after)
 
 
-@pytest.mark.parametrize(
-    "keyword, true_in_training",
-    [("train", True), ("training", True), ("is_training", True), ("deterministic", False),
-     ("use_running_average", False), ("eval", False), ("is_eval", False), ("inference", False)],
-)
+SPELLINGS = [("train", True), ("training", True), ("is_training", True), ("deterministic", False),
+             ("use_running_average", False), ("eval", False), ("is_eval", False), ("inference", False)]
+
+
+@pytest.mark.parametrize("keyword, true_in_training", SPELLINGS)
 def test_recognised_keyword_updates_batch_stats(keyword, true_in_training):
-    trainer = Trainer(_norm_model(keyword, true_in_training), optax.sgd(0.1), _loss, compiler_options=None)
+    # the adapter's train-mode call is what Trainer.step differentiates (eager here: no compilation per spelling)
+    adapter = model_adapter(_norm_model(keyword, true_in_training))
+    assert adapter.mode_kwargs(True) == {keyword: true_in_training}
+    params, model_state = adapter.init(jax.random.key(0), X)
+    _, trained = adapter.apply(params, model_state, X, jax.random.key(1), train=True)
+    _, evaluated = adapter.apply(params, model_state, X, None, train=False)
+    np.testing.assert_allclose(trained["batch_stats"]["BatchNorm_0"]["mean"], 0.5 * X.mean(0), rtol=1e-5)
+    assert evaluated is model_state and np.all(model_state["batch_stats"]["BatchNorm_0"]["mean"] == 0)
+
+
+def test_trainer_step_updates_batch_stats_of_a_training_keyword_model():
+    # the case of the issue: __call__(x, training=False) was called in eval mode by step
+    trainer = Trainer(_norm_model("training", True), optax.sgd(0.1), _loss, compiler_options=None)
     before, after = _mean_after_step(trainer)
     np.testing.assert_allclose(after, 0.5 * X.mean(0), rtol=1e-5)
     assert np.all(before == 0)

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -89,7 +90,8 @@ WORKER = textwrap.dedent(
     """
 )
 
-TIMEOUT = 150
+TIMEOUT = 240
+"""Seconds for the three processes together (about 30 s of CPU time on an idle 2-core machine)."""
 
 
 def _free_port() -> int:
@@ -98,10 +100,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(processes: int, process_id: int, port: int, out_dir: str, devices: int) -> subprocess.Popen:
+def _launch(processes: int, process_id: int, port: int, out_dir, devices: int) -> subprocess.Popen:
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
-    command = [sys.executable, "-c", WORKER, str(processes), str(process_id), str(port), out_dir]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-c", WORKER, str(processes), str(process_id), str(port), str(out_dir)]
+    log = open(out_dir / f"log_{processes}_{process_id}.txt", "w")
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_all(procs: list[subprocess.Popen]) -> None:
+    """Wait for every process until ``TIMEOUT``; kill them all as soon as one fails or time is up."""
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            codes = [proc.poll() for proc in procs]
+            if all(code is not None for code in codes) or any(code not in (None, 0) for code in codes):
+                return
+            time.sleep(0.2)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +128,13 @@ def runs(tmp_path_factory):
     """The results of the two gloo processes and of the 4-device reference process."""
     multi, single = tmp_path_factory.mktemp("multihost"), tmp_path_factory.mktemp("single")
     port = _free_port()
-    procs = [_launch(2, i, port, str(multi), devices=2) for i in range(2)]
-    procs.append(_launch(1, 0, 0, str(single), devices=4))
-    logs = []
-    try:
-        for proc in procs:
-            logs.append(proc.communicate(timeout=TIMEOUT)[0])
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    for proc, log in zip(procs, logs):
-        assert proc.returncode == 0, log[-4000:]
+    procs = [_launch(2, i, port, multi, devices=2) for i in range(2)]
+    procs.append(_launch(1, 0, 0, single, devices=4))
+    _wait_all(procs)
+    logs = [multi / "log_2_0.txt", multi / "log_2_1.txt", single / "log_1_0.txt"]
+    # a process that failed by itself first, then those killed after it (exit -9)
+    for proc, log in sorted(zip(procs, logs), key=lambda pair: pair[0].returncode < 0):
+        assert proc.returncode == 0, f"{log.name} (exit {proc.returncode}):\n{log.read_text()[-4000:]}"
     load = lambda path: json.loads(path.read_text())
     return [load(multi / f"result_2_{i}.json") for i in range(2)], load(single / "result_1_0.json")
 
