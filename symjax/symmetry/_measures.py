@@ -21,6 +21,7 @@ from symjax.symmetry._checks import (
     check_tolerance,
 )
 from symjax.symmetry._callables import as_function, explained_trace_errors
+from symjax.symmetry._report import explain
 
 PyTree = Any
 Action = Callable[[Any, Any, jax.Array], jax.Array]
@@ -198,7 +199,11 @@ def check_equivariance(
 
     Raises:
       EquivarianceError: (an ``AssertionError``) listing every element's error,
-        marking those above ``tol`` and naming the worst element.
+        marking those above ``tol`` and naming the worst element, followed by
+        the likely causes that the shapes, the group and (for a symjax conv
+        layer) its configuration show
+        (:func:`symjax.geometry.equivariance_pitfalls`), or else the common
+        causes and where they are explained.
       ValueError: for a negative ``tol``, or as :func:`equivariance_error`.
 
     >>> import jax.numpy as jnp
@@ -228,7 +233,8 @@ def check_equivariance(
         )
         raise EquivarianceError(
             f"not {kind} under {name}: {int(failing.sum())} of {len(errors)} elements exceed tol={tol:g}; "
-            f"worst: element {worst} ({measure} {errors[worst]:.3e})\n  element | {measure}\n{rows}"
+            f"worst: element {worst} ({measure} {errors[worst]:.3e})\n  element | {measure}\n{rows}\n"
+            f"{explain(f, G, x, act_in)}"
         )
     return errors
 
