@@ -9,6 +9,8 @@ removal and measures of symmetry (:mod:`symjax.symmetry`, :mod:`symjax.optim`)
 and a trainer that composes them (:mod:`symjax.train`).
 
 Submodules are imported on first use, so ``import symjax`` stays cheap.
+``symjax.EquivarianceWarning`` (from :mod:`symjax.geometry`) is what the
+convolutions warn when their configuration cannot be exactly equivariant.
 
 >>> import symjax
 >>> symjax.groups.dihedral(4).order
@@ -19,7 +21,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("groups", "geometry", "actions", "functional", "nn", "nnx", "symmetry", "optim", "train", "xla")
-__all__ = list(_SUBMODULES) + ["__version__"]
+__all__ = list(_SUBMODULES) + ["EquivarianceWarning", "__version__"]
 
 
 def __getattr__(name: str):
@@ -27,6 +29,8 @@ def __getattr__(name: str):
         module = importlib.import_module(f"symjax.{name}")
         globals()[name] = module
         return module
+    if name == "EquivarianceWarning":
+        return importlib.import_module("symjax.geometry").EquivarianceWarning
     raise AttributeError(f"module 'symjax' has no attribute {name!r}")
 
 

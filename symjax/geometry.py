@@ -32,7 +32,8 @@ from symjax.groups import FiniteGroup, cyclic, dihedral, trivial
 
 __all__ = ["EXACT_GROUP_NAMES", "exact_groups", "grid_plan", "is_exact_on_grid", "is_planar",
            "transform_exact", "pixel_index", "regular_index", "bilinear_taps", "resample",
-           "interpolation_matrix", "disc_mask"]
+           "interpolation_matrix", "disc_mask", "EquivarianceWarning", "axis_padding", "is_centred",
+           "equivariance_pitfalls"]
 
 EXACT_GROUP_NAMES = ("C1", "C2", "C4", "D1", "D2", "D4")
 """The groups of :func:`exact_groups`, by name (``klein_four()``, named V4, is D2 as well)."""
@@ -254,3 +255,174 @@ def disc_mask(height: int, width: int, margin: float = 0.0) -> np.ndarray:
                              indexing="ij")
     radius = (min(height, width) - 1) / 2.0 - margin
     return (rows ** 2 + cols ** 2 <= radius ** 2 + 1e-9).astype(np.float64)
+
+
+class EquivarianceWarning(UserWarning):
+    """Warned when a layer's configuration cannot be exactly equivariant; the message names the causes.
+
+    The convolutions (:func:`symjax.functional.lifting_conv`, ``group_conv`` and
+    the layers of :mod:`symjax.nn` / :mod:`symjax.nnx` built on them) check their
+    configuration when they are traced (:func:`equivariance_pitfalls`) and warn
+    once per configuration; with ``strict=True`` they raise ``ValueError``
+    instead. Also importable as ``symjax.EquivarianceWarning``. Silence it with
+    ``warnings.filterwarnings("ignore", category=EquivarianceWarning)`` or make it
+    an error with ``"error"`` (``pytest -W error::symjax.EquivarianceWarning``).
+
+    >>> issubclass(EquivarianceWarning, UserWarning)
+    True
+    """
+
+
+def axis_padding(padding, size: int, kernel: int, stride: int = 1) -> tuple[int, int]:
+    """The ``(low, high)`` zero padding of one spatial axis, as ``lax.conv_general_dilated`` applies ``padding``.
+
+    Args:
+      padding: ``"SAME"``, ``"VALID"``, an int, or a ``(low, high)`` pair (one axis of a convolution's padding).
+      size, kernel, stride: the axis's input size, kernel size and stride.
+
+    Returns:
+      ``(low, high)``: ``"SAME"`` pads ``max((ceil(size/stride) - 1)*stride + kernel - size, 0)`` in
+      total, the smaller half (rounded down) before.
+
+    >>> axis_padding("SAME", 8, 3, 2), axis_padding("SAME", 7, 4), axis_padding("VALID", 7, 3), axis_padding(1, 7, 3)
+    ((0, 1), (1, 2), (0, 0), (1, 1))
+    """
+    if isinstance(padding, str):
+        if padding.upper() == "VALID":
+            return 0, 0
+        if padding.upper() != "SAME":
+            raise ValueError(f"axis_padding expects padding 'SAME', 'VALID', an int or a (low, high) pair, "
+                             f"got {padding!r}")
+        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+    if isinstance(padding, int):
+        return padding, padding
+    low, high = padding
+    return int(low), int(high)
+
+
+def is_centred(size: int, kernel: int, stride: int = 1, pads: tuple[int, int] = (0, 0)) -> bool:
+    """Whether a convolution along one axis samples it symmetrically about its centre.
+
+    Output ``i`` reads the input window centred at ``c_i = i*stride - low +
+    (kernel - 1)/2``, for ``i < m = (size + low + high - kernel) // stride + 1``.
+    Reversing the axis (a flip, or a rotation by 90 or 180 degrees, about the
+    centre ``(size - 1)/2``) maps this set of windows onto itself, so that the
+    convolution commutes with it, if and only if ``c_0 + c_(m-1) = size - 1``:
+    ``(m - 1) * stride == size - kernel + 2 * low``. (The zero padding lies
+    outside ``[0, size - 1]``, itself symmetric, and the kernel copies are moved
+    about the kernel's centre.) For ``"SAME"`` padding this holds at stride 1
+    for odd kernels and fails for even ones (padded ``(k/2 - 1, k/2)``); at
+    stride 2 it holds on odd sizes only; at stride 3 on sizes ``1, 3, 4, 6, 7, 9,
+    ...`` (``size % 3 != 2``, i.e. ``(size - 1) % 3 != 1``) for a 3x3 kernel. ``"VALID"`` holds whenever
+    ``(size - kernel) % stride == 0``, even kernels included.
+
+    Args:
+      size, kernel, stride: the axis's input size, kernel size and stride.
+      pads: its ``(low, high)`` zero padding (:func:`axis_padding`).
+
+    >>> is_centred(9, 3, 2, axis_padding("SAME", 9, 3, 2)), is_centred(8, 3, 2, axis_padding("SAME", 8, 3, 2))
+    (True, False)
+    >>> is_centred(7, 4, 1, axis_padding("SAME", 7, 4)), is_centred(7, 4, 1, (0, 0))
+    (False, True)
+    """
+    low, high = pads
+    m = (size + low + high - kernel) // stride + 1
+    return m < 1 or (m - 1) * stride == size - kernel + 2 * low
+
+
+def _axes_moved(G: FiniteGroup) -> tuple[bool, bool, bool]:
+    """``(height reversed, width reversed, axes mixed)`` by some element of the planar group ``G``."""
+    height = width = mixed = False
+    for m in np.asarray(G.matrices, np.float64):
+        if abs(m[0, 1]) > 1e-9 or abs(m[1, 0]) > 1e-9:
+            mixed = True
+        width |= m[0, 0] < 0
+        height |= m[1, 1] < 0
+    return height or mixed, width or mixed, mixed
+
+
+def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides=1, padding="SAME") -> list[str]:
+    """Why a convolution over ``G`` with this configuration cannot be exactly equivariant: one sentence per cause.
+
+    Checked: a group that rotates by interpolation (not one of
+    :data:`EXACT_GROUP_NAMES`), a non-square input or kernel when ``G`` mixes
+    the axes (90-degree rotations), and, for every axis that an element of ``G``
+    reverses, an output grid not centred on the input's (:func:`is_centred`:
+    a stride that does not divide the size, an even kernel under ``"SAME"``,
+    asymmetric padding); with mixed axes, also different output sampling along
+    height and width. Without ``kernel_size`` only the group and the input are
+    checked (what :func:`symjax.symmetry.check_equivariance` can know).
+
+    Args:
+      G: a group of 2x2 orthogonal matrices (:func:`is_planar`).
+      input_shape: the spatial shape ``(H, W)``.
+      kernel_size: ``(kh, kw)`` (or an int), or ``None``.
+      strides: an int or a pair.
+      padding: ``"SAME"``, ``"VALID"``, an int, a pair of ints or ``((top, bottom), (left, right))``.
+
+    Returns:
+      The causes, empty when the configuration is exactly equivariant.
+
+    >>> from symjax import groups
+    >>> equivariance_pitfalls(groups.cyclic(4), (9, 9), (3, 3), strides=2)
+    []
+    >>> for cause in equivariance_pitfalls(groups.cyclic(4), (8, 8), 3, strides=2):
+    ...     print(cause)
+    height and width 8 with kernel 3, stride 2 and padding (0, 1): the output samples input positions 1, 3, ..., 7, not centred on 3.5 (centred sizes near 8 at this stride: 5, 7, 9, 11)
+    >>> equivariance_pitfalls(groups.cyclic(8), (9, 11))  # doctest: +NORMALIZE_WHITESPACE
+    ['C8 rotates by interpolation (only C1, C2, C4, D1, D2, D4 are exact on the pixel grid): equivariance is approximate',
+     'the input is 9x11, not square: the rotations of C8 do not map it onto itself']
+    """
+    if not isinstance(G, FiniteGroup) or not is_planar(G):
+        raise ValueError(f"equivariance_pitfalls expects G to be a group of 2x2 orthogonal matrices, got "
+                         f"{getattr(G, 'name', type(G).__name__)}")
+    shape = tuple(int(n) for n in input_shape)
+    if len(shape) != 2:
+        raise ValueError(f"equivariance_pitfalls expects input_shape to be the spatial shape (H, W), got {input_shape!r}")
+    causes = []
+    if grid_plan(G) is None:
+        causes.append(f"{G.name} rotates by interpolation (only {', '.join(EXACT_GROUP_NAMES)} are exact on the "
+                      f"pixel grid): equivariance is approximate")
+    height, width, mixed = _axes_moved(G)
+    if mixed and shape[0] != shape[1]:
+        causes.append(f"the input is {shape[0]}x{shape[1]}, not square: the rotations of {G.name} do not map it "
+                      f"onto itself")
+    if kernel_size is None:
+        return causes
+    kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    stride = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    if isinstance(padding, (str, int)):
+        padding = (padding, padding)
+    pads = tuple(axis_padding(p, n, k, s) for p, n, k, s in zip(padding, shape, kernel, stride))
+    if mixed and kernel[0] != kernel[1]:
+        causes.append(f"the kernel is {kernel[0]}x{kernel[1]}, not square: the rotations of {G.name} do not map "
+                      f"it onto itself")
+    axes = [(name, *config) for name, moved, *config in zip(("height", "width"), (height, width), shape, kernel,
+                                                            stride, pads, padding) if moved]
+    failing = [axis for axis in axes if not is_centred(*axis[1:5])]
+    if len(failing) == 2 and failing[0][1:] == failing[1][1:]:
+        failing = [("height and width",) + failing[0][1:]]
+    causes += [_off_centre(*axis) for axis in failing]
+    outputs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(shape, kernel, stride, pads)]
+    if mixed and shape[0] == shape[1] and (stride[0] != stride[1] or outputs[0] != outputs[1]):
+        causes.append(f"strides {stride} and padding {pads} sample height and width differently (output "
+                      f"{outputs[0]}x{outputs[1]}): the 90-degree rotations of {G.name} exchange them")
+    return causes
+
+
+def _off_centre(axis: str, size: int, kernel: int, stride: int, pads: tuple[int, int], padding) -> str:
+    """The cause for an axis that :func:`is_centred` rejects."""
+    low, high = pads
+    m = (size + low + high - kernel) // stride + 1
+    first, last = (kernel - 1) / 2 - low, (kernel - 1) / 2 - low + (m - 1) * stride
+    step = f"{first + stride:g}, ..., " if m > 2 else ""
+    text = (f"{axis} {size} with kernel {kernel}, stride {stride} and padding ({low}, {high}): the output samples "
+            f"input positions {first:g}, {step}{last:g}, not centred on {(size - 1) / 2:g}")
+    if kernel % 2 == 0 and low != high:
+        return text + " (an even kernel has no centre tap: its padding is asymmetric)"
+    if stride > 1 and isinstance(padding, str):
+        near = [n for n in range(max(size - 3, kernel), size + 4)
+                if is_centred(n, kernel, stride, axis_padding(padding, n, kernel, stride))]
+        return text + f" (centred sizes near {size} at this stride: {', '.join(map(str, near))})"
+    return text

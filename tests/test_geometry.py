@@ -83,3 +83,84 @@ def test_pixel_index_refuses_groups_off_the_grid():
         geometry.pixel_index(groups.cyclic(8), 3, 3)
     with pytest.raises(TypeError, match="FiniteGroup"):
         geometry.is_exact_on_grid("C4")
+
+
+def _correlate(x: np.ndarray, kernel: np.ndarray, stride: int, pads) -> np.ndarray:
+    """Cross-correlation of ``(H, W)`` with ``(kh, kw)``, zero padding ``((top, bottom), (left, right))``, in NumPy."""
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, pads), kernel.shape)[::stride, ::stride]
+    return np.einsum("ijab,ab->ij", windows, kernel)
+
+
+def _lax_pads(padding: str, size: int, kernel: int, stride: int):
+    """``"SAME"``/``"VALID"`` as XLA documents them (independent of ``geometry.axis_padding``)."""
+    if padding == "VALID":
+        return 0, 0
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+CONFIGS = [(size, stride, padding, 3) for size in range(7, 13) for stride in (1, 2, 3) for padding in ("SAME", "VALID")]
+CONFIGS += [(size, 1, padding, 4) for size in range(7, 13) for padding in ("SAME", "VALID")]
+
+
+@pytest.mark.parametrize("G", [groups.cyclic(4), groups.dihedral(1), groups.cyclic(2)], ids=["C4", "D1", "C2"])
+def test_centred_sampling_rule_predicts_the_measured_equivariance(G):
+    """``is_centred`` / ``equivariance_pitfalls`` against the measured error of a correlation, per element.
+
+    Sizes 7..12, strides 1..3, SAME and VALID, a 3x3 kernel, and a 4x4 one at
+    stride 1. The correlation is NumPy in float64 (no compilation per shape):
+    an element ``g`` commutes with it when ``corr(g x, g k) == g corr(x, k)``,
+    which is the lifting convolution's equivariance for that element.
+    """
+    rng = np.random.default_rng(0)
+    for size, stride, padding, k in CONFIGS:
+        x, kernel = rng.standard_normal((size, size)), rng.standard_normal((k, k))
+        pads = (_lax_pads(padding, size, k, stride),) * 2
+        assert geometry.axis_padding(padding, size, k, stride) == pads[0]
+        y = _correlate(x, kernel, stride, pads)
+        error = 0.0
+        for quarter_turns, flip in geometry.grid_plan(G):
+            moved = _correlate(geometry.transform_exact(x[..., None], quarter_turns, flip)[..., 0],
+                               geometry.transform_exact(kernel[..., None], quarter_turns, flip)[..., 0], stride, pads)
+            expected = geometry.transform_exact(y[..., None], quarter_turns, flip)[..., 0]
+            error = max(error, np.abs(moved - expected).max() / np.abs(y).max())
+        pitfalls = geometry.equivariance_pitfalls(G, (size, size), k, stride, padding)
+        assert bool(pitfalls) == (error > 1e-9), (size, stride, padding, k, error, pitfalls)
+        assert geometry.is_centred(size, k, stride, pads[0]) == (error <= 1e-9)
+
+
+def test_only_reversed_axes_need_a_centred_grid():
+    D1 = groups.dihedral(1)  # flips the width axis only
+    assert geometry.equivariance_pitfalls(D1, (8, 9), 3, strides=2) == []  # height 8 is never reversed
+    assert geometry.equivariance_pitfalls(D1, (9, 8), 3, strides=2)[0].startswith("width 8")
+    assert geometry.equivariance_pitfalls(groups.trivial(), (8, 10), 4, strides=3, padding=((0, 3), (1, 0))) == []
+    assert geometry.equivariance_pitfalls(groups.dihedral(2), (7, 9), 3) == []  # no 90-degree rotation
+
+
+def test_equivariance_pitfalls_name_each_cause():
+    C4 = groups.cyclic(4)
+    assert geometry.equivariance_pitfalls(C4, (9, 9), 3, strides=2) == []
+    assert geometry.equivariance_pitfalls(C4, (9, 9), 4, padding="VALID", strides=1) == []
+    (cause,) = geometry.equivariance_pitfalls(C4, (28, 28), 3, strides=2)
+    assert "height and width 28" in cause and "stride 2" in cause and "27, 29" in cause
+    (cause,) = geometry.equivariance_pitfalls(C4, (7, 7), (4, 4))
+    assert "even kernel" in cause
+    (cause,) = geometry.equivariance_pitfalls(C4, (7, 7), 3, padding=((0, 2), (0, 2)))
+    assert "padding (0, 2)" in cause
+    (cause,) = geometry.equivariance_pitfalls(C4, (9, 11), 3)
+    assert "9x11, not square" in cause
+    (cause,) = geometry.equivariance_pitfalls(C4, (9, 9), 3, strides=(1, 2), padding="VALID")
+    assert "height and width differently" in cause
+    assert "not square" in geometry.equivariance_pitfalls(C4, (9, 9), (3, 5))[0]
+    causes = geometry.equivariance_pitfalls(groups.cyclic(8), (29, 29), 3)
+    assert len(causes) == 1 and "interpolation" in causes[0]
+    assert geometry.equivariance_pitfalls(groups.dihedral(4), (8, 8)) == []  # input only: nothing wrong yet
+    with pytest.raises(ValueError, match="2x2 orthogonal"):
+        geometry.equivariance_pitfalls(groups.symmetric(3), (9, 9))
+    with pytest.raises(ValueError, match="input_shape"):
+        geometry.equivariance_pitfalls(C4, (1, 9, 9, 3))
+    with pytest.raises(ValueError, match="padding"):
+        geometry.axis_padding("REFLECT", 9, 3)
+    assert issubclass(geometry.EquivarianceWarning, UserWarning)
+    import symjax
+    assert symjax.EquivarianceWarning is geometry.EquivarianceWarning

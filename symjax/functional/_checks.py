@@ -1,12 +1,20 @@
 """Argument checks shared by the functional core and the Linen/NNX wrappers."""
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Sequence, Union
 
 import jax
 import jax.numpy as jnp
 
-from symjax.geometry import EXACT_GROUP_NAMES, is_exact_on_grid, is_planar
+from symjax.geometry import (
+    EXACT_GROUP_NAMES,
+    EquivarianceWarning,
+    equivariance_pitfalls,
+    is_exact_on_grid,
+    is_planar,
+)
 from symjax.groups import FiniteGroup
 
 Padding = Union[str, int, Sequence[int], Sequence[tuple[int, int]]]
@@ -84,3 +92,33 @@ def canonical_padding(padding: Padding, fn: str) -> str | tuple[tuple[int, int],
         raise ValueError(f"{fn} expects padding 'SAME', 'VALID', an int, a pair of ints or a pair of "
                          f"(low, high) pairs of non-negative ints, got {padding!r}")
     return pads
+
+
+@functools.lru_cache(maxsize=256)
+def _pitfalls(G: FiniteGroup, input_shape: tuple[int, int], kernel_size: tuple[int, int],
+              strides: tuple[int, int], padding) -> tuple[str, ...]:
+    return tuple(equivariance_pitfalls(G, input_shape, kernel_size, strides, padding))
+
+
+def check_equivariant_config(G: FiniteGroup, input_shape: tuple[int, int], kernel_size: tuple[int, int],
+                             strides: tuple[int, int], padding, fn: str, strict: bool) -> None:
+    """Warn :class:`~symjax.geometry.EquivarianceWarning` (or raise ``ValueError`` with ``strict``) naming the causes.
+
+    The causes are those of :func:`symjax.geometry.equivariance_pitfalls` (cached
+    per configuration); the warning points at the caller of ``fn`` (three frames
+    up) and, as Python's default filter shows a message once per location, it
+    is shown once per configuration. Symbolic sizes (``jax.export`` shape
+    polymorphism, as the exports trace) are not checked.
+    """
+    if not all(isinstance(n, int) for n in tuple(input_shape) + tuple(kernel_size)):
+        return
+    causes = _pitfalls(G, tuple(input_shape), tuple(kernel_size), tuple(strides), padding)
+    if not causes:
+        return
+    message = (f"{fn} over {G.name} with input {input_shape[0]}x{input_shape[1]}, kernel "
+               f"{kernel_size[0]}x{kernel_size[1]}, strides {tuple(strides)} and padding {padding!r} cannot be "
+               f"exactly equivariant: {'; '.join(causes)}")
+    if strict:
+        raise ValueError(f"{message} (strict=True)")
+    warnings.warn(f"{message}. Pass strict=True to raise instead, or filter symjax.EquivarianceWarning",
+                  EquivarianceWarning, stacklevel=4)

@@ -32,6 +32,7 @@ from symjax.functional._checks import (
     canonical_padding,
     canonical_strides,
     check_conv_group,
+    check_equivariant_config,
     check_group_axis,
     check_rank,
 )
@@ -137,9 +138,11 @@ def _expand_group(kernel: jax.Array, G: FiniteGroup, fn: str) -> jax.Array:
     return taps.transpose(0, 3, 1, 4, 2).reshape(kh, kw, cin * n, cout * n)
 
 
-def _convolve(x, kernel, bias, G: FiniteGroup, strides, padding, fn: str, precision=None) -> jax.Array:
+def _convolve(x, kernel, bias, G: FiniteGroup, strides, padding, fn: str, precision=None,
+              strict: bool = False) -> jax.Array:
     strides = canonical_strides(strides, fn)
     padding = canonical_padding(padding, fn)
+    check_equivariant_config(G, x.shape[1:3], kernel.shape[:2], strides, padding, fn, strict)
     dtype = jnp.result_type(x, kernel) if bias is None else jnp.result_type(x, kernel, bias)
     y = lax.conv_general_dilated(x.astype(dtype), kernel.astype(dtype), window_strides=strides,
                                  padding=padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
@@ -160,7 +163,7 @@ def _check_bias(bias, cout: int, fn: str):
 
 
 def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, padding: Padding = "SAME",
-                 bias: jax.Array | None = None, precision=None) -> jax.Array:
+                 bias: jax.Array | None = None, precision=None, strict: bool = False) -> jax.Array:
     """Lift images to group feature maps: correlate with every transformed copy of ``kernel``.
 
     ``lifting_conv(on_image(G, g, x)) == on_group_image(G, g, lifting_conv(x))``
@@ -168,7 +171,11 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
     size), and for stride 2 with ``"SAME"`` padding on odd sizes, when ``G`` is
     exact on the pixel grid. For other C_n, D_n (``cyclic(8)``, ``dihedral(8)``)
     the rotated copies are bilinear interpolations and the identity holds only
-    approximately (see :mod:`symjax.functional._approx`).
+    approximately (see :mod:`symjax.functional._approx`). A configuration that
+    cannot be exactly equivariant (:func:`symjax.geometry.equivariance_pitfalls`:
+    a stride or padding whose output grid is not centred, an even kernel under
+    ``"SAME"``, a non-square input with 90-degree rotations, a group that rotates
+    by interpolation) warns :class:`symjax.EquivarianceWarning` when traced.
 
     Args:
       x: images ``(N, H, W, cin)``.
@@ -182,6 +189,8 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
         default, which on NVIDIA GPUs computes float32 convolutions in TF32
         (equivariance then holds to TF32 rounding, about 1e-4 relative over a
         few layers); ``"highest"`` restores float32 rounding.
+      strict: raise ``ValueError`` instead of warning when the configuration
+        cannot be exactly equivariant.
 
     Returns:
       ``(N, H', W', cout, |G|)``.
@@ -205,11 +214,11 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
                          f"{x.shape}), got kernel of shape {kernel.shape}")
     bias = _check_bias(bias, kernel.shape[3], "lifting_conv")
     return _convolve(x, _expand_lift(kernel, G, "lifting_conv"), bias, G, strides, padding, "lifting_conv",
-                     precision)
+                     precision, strict)
 
 
 def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, padding: Padding = "SAME",
-               bias: jax.Array | None = None, precision=None) -> jax.Array:
+               bias: jax.Array | None = None, precision=None, strict: bool = False) -> jax.Array:
     """Group convolution of group feature maps, equivariant to the left regular action.
 
     ``group_conv(on_group_image(G, g, f)) == on_group_image(G, g, group_conv(f))``
@@ -220,7 +229,7 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
       kernel: ``(kh, kw, cin, |G|, cout)``.
       G: a group of 2x2 orthogonal matrices: exact on the pixel grid for C1, C2, C4,
         D1, D2, D4; other C_n, D_n are expanded by bilinear interpolation (approximate).
-      strides, padding, precision: as in :func:`lifting_conv`.
+      strides, padding, precision, strict: as in :func:`lifting_conv`.
       bias: optional ``(cout,)``, shared over the group axis.
 
     Returns:
@@ -247,7 +256,7 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
     bias = _check_bias(bias, kernel.shape[4], "group_conv")
     flat = x.reshape(x.shape[:3] + (-1,))
     return _convolve(flat, _expand_group(kernel, G, "group_conv"), bias, G, strides, padding, "group_conv",
-                     precision)
+                     precision, strict)
 
 
 _POOLS = {"max": jnp.max, "mean": jnp.mean, "sum": jnp.sum}

@@ -83,6 +83,7 @@ class _RegularConv(FunctionalConv):
     kernel_init: Initializer = default_kernel_init
     bias_init: Initializer = jax.nn.initializers.zeros
     precision: Any = None
+    strict: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "group", check_conv_group(self.group, self.name, "group"))
@@ -166,7 +167,8 @@ class FunctionalLiftingConv(_RegularConv):
     Args:
       group: a group of 2x2 orthogonal matrices (:func:`~symjax.functional.lifting_conv`).
       out_features: output channels per group element.
-      kernel_size, strides, padding, precision: as :func:`~symjax.functional.lifting_conv`.
+      kernel_size, strides, padding, precision, strict: as :func:`~symjax.functional.lifting_conv`
+        (``strict=True``: a configuration that cannot be exactly equivariant raises instead of warning).
       use_bias: one bias per output channel, shared over the group axis.
       dtype: computation dtype (default: inferred from input and parameters).
       param_dtype, kernel_init, bias_init: of the parameters.
@@ -194,7 +196,7 @@ class FunctionalLiftingConv(_RegularConv):
 
     def convolve(self, x, kernel, bias) -> jax.Array:
         return lifting_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
-                            precision=self.precision)
+                            precision=self.precision, strict=self.strict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +236,7 @@ class FunctionalGroupConv(_RegularConv):
 
     def convolve(self, x, kernel, bias) -> jax.Array:
         return group_conv(x, kernel, self.group, strides=self.strides, padding=self.padding, bias=bias,
-                          precision=self.precision)
+                          precision=self.precision, strict=self.strict)
 
 
 def flatten_group_maps(outputs: Any, layers) -> Any:

@@ -62,13 +62,14 @@ class _Conv(ConvWrapper):
     kernel_init: Initializer = default_kernel_init
     bias_init: Initializer = nn.initializers.zeros_init()
     precision: Any = None
-
+    strict: bool = False
 
 
 def _conv_config(m: _Conv) -> dict[str, Any]:
     """The keyword arguments of the functional convolution, from the Linen attributes."""
     return dict(kernel_size=m.kernel_size, strides=m.strides, padding=m.padding, use_bias=m.use_bias, dtype=m.dtype,
-                param_dtype=m.param_dtype, kernel_init=m.kernel_init, bias_init=m.bias_init, precision=m.precision)
+                param_dtype=m.param_dtype, kernel_init=m.kernel_init, bias_init=m.bias_init, precision=m.precision,
+                strict=m.strict)
 
 
 class LiftingConv(_Conv):
@@ -89,6 +90,11 @@ class LiftingConv(_Conv):
       bias_init: initialiser of the ``(features,)`` bias.
       precision: of the convolution, as in ``flax.linen.Conv`` (``"highest"``
         keeps float32 rounding on GPUs that default to TF32).
+      strict: a configuration that cannot be exactly equivariant (a stride or
+        padding whose output grid is not centred, an even kernel under ``"SAME"``,
+        a non-square input with 90-degree rotations, a group that rotates by
+        interpolation: :func:`symjax.geometry.equivariance_pitfalls`) raises
+        ``ValueError`` when traced; by default it warns :class:`symjax.EquivarianceWarning`.
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax import groups

@@ -88,12 +88,16 @@ class _Conv(ConvWrapper):
     def precision(self) -> Any:
         return self.functional.precision
 
+    @property
+    def strict(self) -> bool:
+        return self.functional.strict
+
 
 class LiftingConv(_Conv):
     """Lifting convolution ``(N, H, W, in_features) -> (N, H', W', out_features, |G|)``.
 
-    Arguments as :class:`symjax.nn.LiftingConv`, with the input channels
-    ``in_features`` given up front and ``rngs`` for initialisation.
+    Arguments as :class:`symjax.nn.LiftingConv` (``strict`` keyword-only), with the input
+    channels ``in_features`` given up front and ``rngs`` for initialisation.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
@@ -107,11 +111,12 @@ class LiftingConv(_Conv):
                  kernel_size: int | Sequence[int] = (3, 3), strides: int | Sequence[int] = 1,
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
-                 bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
+                 bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, strict: bool = False,
+                 rngs: nnx.Rngs):
         super().__init__(F.FunctionalLiftingConv(
             group, out_features, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
-            precision=precision), in_features, rngs=rngs)
+            precision=precision, strict=strict), in_features, rngs=rngs)
 
 
 class GroupConv(_Conv):
@@ -131,11 +136,12 @@ class GroupConv(_Conv):
                  kernel_size: int | Sequence[int] = (3, 3), strides: int | Sequence[int] = 1,
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
-                 bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, rngs: nnx.Rngs):
+                 bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, strict: bool = False,
+                 rngs: nnx.Rngs):
         super().__init__(F.FunctionalGroupConv(
             group, out_features, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
-            precision=precision), in_features, rngs=rngs)
+            precision=precision, strict=strict), in_features, rngs=rngs)
 
 
 class GroupPool(nnx.Module):

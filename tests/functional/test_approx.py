@@ -12,6 +12,10 @@ from symjax.functional import _approx
 
 C8, D8 = groups.cyclic(8), groups.dihedral(8)
 
+# Every convolution here is over a group that rotates by interpolation, which warns
+# symjax.EquivarianceWarning by design (tested in tests/functional/test_conv.py).
+pytestmark = pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")
+
 
 def _disc(size: int) -> np.ndarray:
     yy, xx = np.mgrid[:size, :size]

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symjax import actions, groups, symmetry
+import warnings
+
+from symjax import EquivarianceWarning, actions, geometry, groups, symmetry
 from symjax import functional as F
 
 EXACT = [groups.trivial(), groups.cyclic(2), groups.cyclic(4), groups.dihedral(1), groups.dihedral(2),
@@ -155,6 +157,7 @@ def test_group_pool_invariant(reduce, expected):
     assert equivariance_err(lambda f: F.group_pool(f, reduce), G, f, actions.on_group_image, actions.on_image) <= 1e-6
 
 
+@pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")  # the non-square input below
 def test_bad_inputs_raise_value_errors_naming_argument():
     G = groups.dihedral(4)
     with pytest.raises(ValueError, match=r"\|G\| = 8.*got 4"):
@@ -193,3 +196,75 @@ def test_grad_flows_to_kernel():
     k = normal(1, (3, 3, 1, 2))
     g = jax.grad(lambda k: jnp.sum(F.lifting_conv(x, k, G) ** 2))(k)
     assert g.shape == k.shape and bool(jnp.all(jnp.isfinite(g)))
+
+
+# (name, G, x shape, kernel shape, options): configurations that cannot be exactly equivariant (issue 12).
+BREAKERS = [
+    ("p4 group conv, stride 2 on 8x8", groups.cyclic(4), (1, 8, 8, 2, 4), (3, 3, 2, 4, 2), dict(strides=2)),
+    ("p4 lifting, stride 2 on 28x28", groups.cyclic(4), (1, 28, 28, 1), (3, 3, 1, 2), dict(strides=2)),
+    ("C8 on 29x29", groups.cyclic(8), (1, 29, 29, 1), (3, 3, 1, 2), {}),
+    ("4x4 kernel", groups.dihedral(4), (1, 7, 7, 1), (4, 4, 1, 2), {}),
+    ("9x11 input with C4", groups.cyclic(4), (1, 9, 11, 1), (3, 3, 1, 2), {}),
+    ("asymmetric padding", groups.dihedral(4), (1, 7, 7, 1), (3, 3, 1, 2), dict(padding=((0, 2), (0, 2)))),
+]
+
+
+def _conv(x_shape, kernel_shape, G, **options):
+    """``lifting_conv`` or ``group_conv`` (by the rank of ``x``), traced only (no compilation)."""
+    fn = F.lifting_conv if len(x_shape) == 4 else F.group_conv
+    return jax.eval_shape(lambda x, k: fn(x, k, G, **options), jnp.zeros(x_shape), jnp.zeros(kernel_shape))
+
+
+@pytest.mark.parametrize("name,G,x_shape,kernel_shape,options", BREAKERS, ids=[b[0] for b in BREAKERS])
+def test_configurations_that_cannot_be_equivariant_warn_or_raise_with_strict(name, G, x_shape, kernel_shape,
+                                                                             options):
+    with pytest.warns(EquivarianceWarning, match="cannot be exactly equivariant") as record:
+        _conv(x_shape, kernel_shape, G, **options)
+    assert "strict=True" in str(record[0].message) and __file__ == record[0].filename  # points at the caller
+    with pytest.raises(ValueError, match="cannot be exactly equivariant.*strict=True"):
+        _conv(x_shape, kernel_shape, G, strict=True, **options)
+
+
+@pytest.mark.parametrize("x_shape,kernel_shape,options", [
+    ((1, 9, 9, 2), (3, 3, 2, 2), dict(strides=2)),
+    ((1, 8, 8, 2), (3, 3, 2, 2), {}),
+    ((1, 7, 7, 2, 8), (5, 5, 2, 8, 2), dict(strides=2, padding="VALID")),
+    ((1, 8, 8, 2, 8), (4, 4, 2, 8, 2), dict(padding="VALID")),  # even kernel, VALID: centred, exact
+    ((1, 10, 10, 2, 8), (3, 3, 2, 8, 2), dict(strides=3)),  # (10 - 1) % 3 == 0
+])
+def test_equivariant_configurations_do_not_warn(x_shape, kernel_shape, options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _conv(x_shape, kernel_shape, groups.dihedral(4), strict=True, **options)
+
+
+def test_non_square_input_warns_only_with_90_degree_rotations():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _conv((1, 7, 9, 2), (3, 3, 2, 2), groups.dihedral(2))
+        _conv((1, 8, 10, 2), (3, 3, 2, 2), groups.trivial(), strides=2)  # the trivial group never warns
+    with pytest.warns(EquivarianceWarning, match="7x9, not square"):
+        _conv((1, 7, 9, 2), (3, 3, 2, 2), groups.dihedral(4))
+
+
+def test_the_warning_is_the_measured_equivariance_error():
+    """The warning of ``lifting_conv`` fires exactly when its measured error exceeds float32 rounding."""
+    G = groups.dihedral(4)
+    for size, strides, padding, k in [(8, 2, "SAME", 3), (9, 2, "SAME", 3), (10, 3, "SAME", 3), (11, 3, "SAME", 3),
+                                      (8, 2, "VALID", 4), (8, 1, "SAME", 4)]:
+        x, kernel = normal(size, (1, size, size, 1)), normal(k, (k, k, 1, 2))
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            error = lift_err(G, x, kernel, strides=strides, padding=padding)
+        warned = any(issubclass(r.category, EquivarianceWarning) for r in record)
+        assert warned == (error > TOL), (size, strides, padding, k, error)
+
+
+def test_warns_once_per_configuration():
+    G, k = groups.cyclic(4), jnp.ones((3, 3, 1, 1))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("default")
+        for size in (8, 8, 10, 8, 10):
+            jax.eval_shape(lambda x: F.lifting_conv(x, k, G, strides=2), jnp.zeros((1, size, size, 1)))
+    assert len(record) == 2 and "input 8x8" in str(record[0].message) and "input 10x10" in str(record[1].message)
+

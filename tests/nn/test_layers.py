@@ -1,5 +1,6 @@
 """Linen layers: equivariance, agreement with functional, collections, initialisation, bad input."""
 import time
+import warnings
 
 import flax.linen as fnn
 import jax
@@ -7,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from symjax import actions, groups, symmetry
+from symjax import EquivarianceWarning, actions, groups, symmetry
 from symjax import functional as F
 from symjax import nn
 
@@ -182,3 +183,17 @@ def test_bad_input():
         nn.GroupPool("min").apply({}, jnp.ones((1, 5, 5, 2, 8)))
     with pytest.raises(ValueError, match="GroupBatchNorm"):
         nn.GroupBatchNorm(use_running_average=True).init(jax.random.key(0), jnp.ones((8,)))
+
+
+def test_conv_layers_warn_or_raise_when_they_cannot_be_equivariant():
+    G, f = groups.cyclic(4), jnp.ones((1, 8, 8, 2, 4))
+    with pytest.warns(EquivarianceWarning, match="GroupConv|group_conv"):
+        nn.GroupConv(G, 2, strides=2).init(jax.random.key(0), f)
+    with pytest.raises(ValueError, match="stride 2.*strict=True"):
+        nn.GroupConv(G, 2, strides=2, strict=True).init(jax.random.key(0), f)
+    with pytest.raises(ValueError, match="9x11, not square"):
+        nn.LiftingConv(G, 2, strict=True).init(jax.random.key(0), jnp.ones((1, 9, 11, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nn.GroupConv(G, 2, strides=2, strict=True).init(jax.random.key(0), jnp.ones((1, 9, 9, 2, 4)))
+

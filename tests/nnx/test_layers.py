@@ -1,11 +1,13 @@
 """NNX layers: equivariance, agreement with Linen and functional, batch-norm modes, bad input."""
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx as fnnx
 
-from symjax import actions, groups, symmetry
+from symjax import EquivarianceWarning, actions, groups, symmetry
 from symjax import functional as F
 from symjax import nn, nnx
 
@@ -114,3 +116,17 @@ def test_bad_input():
         nnx.SetPool("median")
     with pytest.raises(ValueError, match=r"\(N, \.\.\., 3, \|G\|\)"):
         nnx.GroupBatchNorm(3, rngs=rngs)(jnp.ones((2, 5, 5, 4, 8)))
+
+
+def test_conv_layers_warn_or_raise_when_they_cannot_be_equivariant():
+    G, rngs = groups.cyclic(4), fnnx.Rngs(0)
+    conv = nnx.GroupConv(G, 2, 2, strides=2, rngs=rngs)
+    assert conv.strict is False and nnx.GroupConv(G, 2, 2, strict=True, rngs=rngs).strict
+    with pytest.warns(EquivarianceWarning, match="stride 2"):
+        conv(jnp.ones((1, 8, 8, 2, 4)))
+    with pytest.raises(ValueError, match="even kernel.*strict=True"):
+        nnx.LiftingConv(G, 1, 2, kernel_size=4, strict=True, rngs=rngs)(jnp.ones((1, 9, 9, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nnx.LiftingConv(G, 1, 2, kernel_size=4, padding="VALID", strict=True, rngs=rngs)(jnp.ones((1, 9, 9, 1)))
+
