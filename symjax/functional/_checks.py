@@ -94,6 +94,30 @@ def canonical_padding(padding: Padding, fn: str) -> str | tuple[tuple[int, int],
     return pads
 
 
+def check_group_maps(f, G: FiniteGroup | None, fn: str, argname: str = "f") -> jax.Array:
+    """``f`` as an array, if it has the layout of group feature maps ``(N, H, W, C, |G|)`` (rank >= 5).
+
+    Rank 6 is a volume ``(N, D, H, W, C, |G|)``. With ``G`` the last axis must
+    also have size ``|G|``; without it a layer cannot tell an image from a
+    group feature map by anything but the rank.
+    """
+    f = jnp.asarray(f)
+    if f.ndim < 5:
+        raise ValueError(f"{fn} expects group feature maps {argname} of shape (N, H, W, C, |G|) (rank >= 5), got shape "
+                         f"{f.shape}: an image (N, H, W, C) has no group axis (lift it first with LiftingConv); for "
+                         f"(..., C, |G|) of another rank use symjax.functional.group_pool")
+    if G is not None:
+        check_group_axis(f, G, fn, argname)
+    return f
+
+
+def check_features(value, fn: str, argname: str) -> int:
+    """``value`` itself, if it is a positive int (a layer's output or input channels)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{fn} expects {argname} to be a positive int, got {value!r}")
+    return value
+
+
 @functools.lru_cache(maxsize=256)
 def _pitfalls(G: FiniteGroup, input_shape: tuple[int, int], kernel_size: tuple[int, int],
               strides: tuple[int, int], padding) -> tuple[str, ...]:

@@ -149,7 +149,7 @@ def _convolve(x, kernel, bias, G: FiniteGroup, strides, padding, fn: str, precis
                                  precision=precision)
     if bias is not None:  # added on the flat channels, as a plain conv does: XLA keeps it in the conv's fusion
         y = y + jnp.repeat(bias.astype(dtype), G.order)
-    return y.reshape(y.shape[:-1] + (-1, G.order))
+    return y.reshape(y.shape[:-1] + (y.shape[-1] // G.order, G.order))  # explicit sizes: N = 0 works too
 
 
 def _check_bias(bias, cout: int, fn: str):
@@ -254,7 +254,7 @@ def group_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, pa
         raise ValueError(f"group_conv expects kernel of shape (kh, kw, {x.shape[3]}, {x.shape[4]}, cout) for x of "
                          f"shape {x.shape}, got kernel of shape {kernel.shape}")
     bias = _check_bias(bias, kernel.shape[4], "group_conv")
-    flat = x.reshape(x.shape[:3] + (-1,))
+    flat = x.reshape(x.shape[:3] + (x.shape[3] * x.shape[4],))
     return _convolve(flat, _expand_group(kernel, G, "group_conv"), bias, G, strides, padding, "group_conv",
                      precision, strict)
 

@@ -11,6 +11,7 @@ and the export comes with it (``docs/adding_a_layer.md``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar, Mapping, Sequence
 
 import jax
@@ -22,6 +23,7 @@ from symjax.functional._checks import (
     canonical_padding,
     canonical_strides,
     check_conv_group,
+    check_features,
     check_group_axis,
     check_rank,
 )
@@ -87,6 +89,7 @@ class _RegularConv(FunctionalConv):
 
     def __post_init__(self):
         object.__setattr__(self, "group", check_conv_group(self.group, self.name, "group"))
+        check_features(self.out_features, self.name, "out_features (features in symjax.nn)")
         object.__setattr__(self, "kernel_size", canonical_kernel_size(self.kernel_size, self.name))
         object.__setattr__(self, "strides", canonical_strides(self.strides, self.name))
         object.__setattr__(self, "padding", canonical_padding(self.padding, self.name))
@@ -124,6 +127,7 @@ class _RegularConv(FunctionalConv):
         return x.shape[1 + len(self.kernel_size)]
 
     def param_specs(self, in_features: int) -> tuple[ParamSpec, ...]:
+        check_features(in_features, self.name, "in_features (the input channels)")
         kernel = ParamSpec("kernel", self.kernel_shape(in_features), self.kernel_init, self.param_dtype)
         if not self.use_bias:
             return (kernel,)
@@ -143,7 +147,7 @@ class _RegularConv(FunctionalConv):
         self.in_features(x)
         x = jnp.asarray(x)
         keep = 1 + len(self.kernel_size)
-        return x.reshape(x.shape[:keep] + (-1,))
+        return x.reshape(x.shape[:keep] + (math.prod(x.shape[keep:]),))
 
     def unflatten_output(self, y: jax.Array) -> jax.Array:
         return y.reshape(y.shape[:-1] + (self.out_features, self.group.order))

@@ -101,12 +101,12 @@ class FunctionalGroupBatchNorm:
 
     >>> import jax, jax.numpy as jnp
     >>> bn = FunctionalGroupBatchNorm(momentum=0.5)
-    >>> f = jnp.arange(16.0).reshape(2, 1, 8)
+    >>> f = jnp.arange(16.0).reshape(2, 1, 1, 1, 8)
     >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in bn.param_specs(bn.in_features(f))}
     >>> stats = {s.name: s.init(None, s.shape, s.dtype) for s in bn.stat_specs(1)}
     >>> y, new_stats = bn.apply(params, stats, f, use_running_average=False)
     >>> y.shape, new_stats["mean"].tolist()
-    ((2, 1, 8), [3.75])
+    ((2, 1, 1, 1, 8), [3.75])
     """
 
     param_names: ClassVar[tuple[str, ...]] = ("scale", "bias")
@@ -123,11 +123,18 @@ class FunctionalGroupBatchNorm:
     axis_name: str | None = None
 
     def in_features(self, x, num_features: int | None = None) -> int:
-        """The channels ``C`` of ``x`` ``(N, ..., C, |G|)`` (ValueError unless they equal ``num_features``, if given)."""
+        """The channels ``C`` of the group feature maps ``x`` ``(N, H, W, C, |G|)`` (rank >= 5).
+
+        ValueError for a lower rank (an image ``(N, H, W, C)`` has no group
+        axis) or channels other than ``num_features``, if given.
+        """
         shape = jnp.shape(x)
-        if len(shape) < 3 or num_features not in (None, shape[-2]):
+        if len(shape) < 5 or num_features not in (None, shape[-2]):
             c = "C" if num_features is None else num_features
-            raise ValueError(f"GroupBatchNorm expects x of shape (N, ..., {c}, |G|), got shape {shape}")
+            hint = (": an image (N, H, W, C) has no group axis, lift it first (LiftingConv); for other ranks use "
+                    "symjax.functional.group_batch_norm" if len(shape) < 5 else "")
+            raise ValueError(f"GroupBatchNorm expects group feature maps x of shape (N, ..., {c}, |G|) and rank >= 5 "
+                             f"((N, H, W, {c}, |G|), or (N, D, H, W, {c}, |G|)), got shape {shape}{hint}")
         return shape[-2]
 
     def param_specs(self, num_features: int) -> tuple[ParamSpec, ...]:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Mapping
 import jax
 import jax.numpy as jnp
 
+from symjax.functional._checks import check_features
 from symjax.functional._layer import Initializer, ParamSpec, promote_dtype
 
 __all__ = ["set_linear", "set_pool", "FunctionalSetLinear"]
@@ -97,6 +98,9 @@ class FunctionalSetLinear:
     param_dtype: Any = jnp.float32
     kernel_init: Initializer = jax.nn.initializers.lecun_normal()
     bias_init: Initializer = jax.nn.initializers.zeros
+
+    def __post_init__(self):
+        check_features(self.out_features, "SetLinear", "out_features (features in symjax.nn)")
 
     def in_features(self, x) -> int:
         """The channels ``cin`` of the sets ``x`` ``(..., N, cin)``."""

@@ -267,13 +267,21 @@ class FiniteGroup:
         """The quotient group ``G / H``; element ``i`` is the ``i``-th left coset.
 
         Raises:
-          ValueError: if ``H`` is not a normal subgroup.
+          ValueError: if ``H`` is not a subgroup (not closed under the group law),
+            or is a subgroup that is not normal.
 
         >>> from symjax.groups import dihedral
         >>> D4 = dihedral(4)
         >>> D4.quotient(D4.subgroup([1])).order
         2
         """
+        elements = self._as_elements(H)
+        products = self._table[np.ix_(elements, elements)]
+        outside = np.argwhere(~np.isin(products, elements))
+        if len(outside):
+            a, b = elements[outside[0]]
+            raise ValueError(f"quotient needs a subgroup H; {elements.tolist()} is not a subgroup of {self._name}: "
+                             f"not closed ({a} * {b} = {products[tuple(outside[0])]} is not in H)")
         if not self.is_normal(H):
             raise ValueError(f"quotient needs a normal subgroup H; {self._as_elements(H).tolist()} "
                              f"is not normal in {self._name}")

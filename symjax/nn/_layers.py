@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from symjax import functional as F
-from symjax.functional._checks import Padding
+from symjax.functional._checks import Padding, check_group_maps
 from symjax.groups import FiniteGroup
 
 __all__ = ["ConvWrapper", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
@@ -128,25 +128,39 @@ class GroupConv(_Conv):
 
 
 class GroupPool(nn.Module):
-    """Pool over the group axis: ``(..., C, |G|) -> (..., C)`` (:func:`symjax.functional.group_pool`).
+    """Pool group feature maps over the group axis: ``(N, H, W, C, |G|) -> (N, H, W, C)``.
+
+    :func:`symjax.functional.group_pool` on maps of rank >= 5 (rank 6: volumes);
+    a lower rank, such as an image ``(N, H, W, C)``, raises ``ValueError``
+    instead of pooling its channels. With ``group``, the last axis must have
+    size ``|G|``.
+
+    Attributes:
+      reduce: ``"max"``, ``"mean"`` or ``"sum"``.
+      group: optional; the group whose axis is pooled (checked).
 
     >>> import jax.numpy as jnp
+    >>> from symjax import groups
     >>> GroupPool("mean").apply({}, jnp.ones((2, 5, 5, 3, 8))).shape
+    (2, 5, 5, 3)
+    >>> GroupPool(group=groups.cyclic(4)).apply({}, jnp.ones((2, 5, 5, 3, 4))).shape
     (2, 5, 5, 3)
     """
 
     reduce: str = "max"
+    group: FiniteGroup | None = None
 
     def __call__(self, f: jax.Array) -> jax.Array:
-        return F.group_pool(f, self.reduce)
+        return F.group_pool(check_group_maps(f, self.group, "GroupPool"), self.reduce)
 
 
 class GroupBatchNorm(nn.Module):
-    """Batch normalisation of group feature maps ``(N, ..., C, |G|)``, equivariant in training and inference.
+    """Batch normalisation of group feature maps ``(N, H, W, C, |G|)``, equivariant in training and inference.
 
     Statistics are per channel over batch, space and the group axis
     (:func:`symjax.functional.group_moments`); scale and bias are per channel,
-    shared over the group axis. Arguments as :class:`flax.linen.BatchNorm`;
+    shared over the group axis. Input of rank >= 5 (rank 6: volumes); an image
+    ``(N, H, W, C)`` raises ``ValueError``. Arguments as :class:`flax.linen.BatchNorm`;
     creates ``params`` (``scale``, ``bias``) and ``batch_stats`` (``mean``, ``var``).
 
     >>> import jax, jax.numpy as jnp

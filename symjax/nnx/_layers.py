@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from symjax import functional as F
-from symjax.functional._checks import Padding
+from symjax.functional._checks import Padding, check_group_maps
 from symjax.groups import FiniteGroup
 
 __all__ = ["ConvWrapper", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
@@ -145,25 +145,30 @@ class GroupConv(_Conv):
 
 
 class GroupPool(nnx.Module):
-    """Pool over the group axis: ``(..., C, |G|) -> (..., C)``.
+    """Pool group feature maps over the group axis: ``(N, H, W, C, |G|) -> (N, H, W, C)``.
+
+    Arguments as :class:`symjax.nn.GroupPool`: rank >= 5, and with ``group``
+    the last axis must have size ``|G|``.
 
     >>> import jax.numpy as jnp
     >>> GroupPool("mean")(jnp.ones((2, 5, 5, 3, 8))).shape
     (2, 5, 5, 3)
     """
 
-    def __init__(self, reduce: str = "max"):
+    def __init__(self, reduce: str = "max", group: FiniteGroup | None = None):
         F.group_pool(jnp.zeros((1, 1)), reduce)  # validates ``reduce`` now rather than at the first call
         self.reduce = reduce
+        self.group = group
 
     def __call__(self, f: jax.Array) -> jax.Array:
-        return F.group_pool(f, self.reduce)
+        return F.group_pool(check_group_maps(f, self.group, "GroupPool"), self.reduce)
 
 
 class GroupBatchNorm(nnx.Module):
-    """Batch normalisation of group feature maps ``(N, ..., C, |G|)``, statistics shared over the group axis.
+    """Batch normalisation of group feature maps ``(N, H, W, C, |G|)``, statistics shared over the group axis.
 
-    Arguments as :class:`flax.nnx.BatchNorm` (``num_features`` is ``C``);
+    Input of rank >= 5, as :class:`symjax.nn.GroupBatchNorm`. Arguments as
+    :class:`flax.nnx.BatchNorm` (``num_features`` is ``C``);
     ``model.eval()`` / ``model.train()`` switch ``use_running_average``.
 
     >>> import jax, jax.numpy as jnp

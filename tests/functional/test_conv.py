@@ -268,3 +268,10 @@ def test_warns_once_per_configuration():
             jax.eval_shape(lambda x: F.lifting_conv(x, k, G, strides=2), jnp.zeros((1, size, size, 1)))
     assert len(record) == 2 and "input 8x8" in str(record[0].message) and "input 10x10" in str(record[1].message)
 
+
+@pytest.mark.parametrize("fn,x_shape,kernel_shape", [(F.lifting_conv, (0, 9, 9, 2), (3, 3, 2, 3)),
+                                                     (F.group_conv, (0, 9, 9, 2, 4), (3, 3, 2, 4, 3))])
+def test_empty_batch_gives_an_empty_result_as_a_plain_conv(fn, x_shape, kernel_shape):
+    G = groups.cyclic(4)
+    y = fn(jnp.zeros(x_shape), jnp.ones(kernel_shape), G, strides=2, bias=jnp.ones(3))
+    assert y.shape == (0, 5, 5, 3, 4)

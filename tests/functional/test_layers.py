@@ -267,3 +267,25 @@ def test_docs_adding_a_layer_code_runs():
     for block in blocks:
         exec(compile(block, str(DOC), "exec"), namespace)
 
+
+def test_layers_refuse_zero_features_and_accept_an_empty_batch():
+    for make in (lambda: F.FunctionalLiftingConv(C4, 0), lambda: F.FunctionalGroupConv(C4, -1),
+                 lambda: F.FunctionalGroupConv(C4, 2.0)):
+        with pytest.raises(ValueError, match=r"out_features \(features in symjax.nn\) to be a positive int"):
+            make()
+    with pytest.raises(ValueError, match="SetLinear expects out_features"):
+        F.FunctionalSetLinear(0)
+    with pytest.raises(ValueError, match="in_features"):
+        F.FunctionalGroupConv(C4, 2).param_specs(0)
+    conv = F.FunctionalGroupConv(C4, 3, strides=2)
+    x = jnp.zeros((0, 9, 9, 2, 4))
+    params = init_params(conv.param_specs(conv.in_features(x)))
+    assert conv.apply(params, x).shape == (0, 5, 5, 3, 4)
+    assert conv.flatten_input(x).shape == (0, 9, 9, 8)
+
+
+def test_batch_norm_needs_group_feature_maps():
+    bn = F.FunctionalGroupBatchNorm()
+    with pytest.raises(ValueError, match=r"rank >= 5.*got shape \(2, 9, 9, 3\): an image"):
+        bn.in_features(jnp.ones((2, 9, 9, 3)))
+    assert bn.in_features(jnp.ones((2, 9, 9, 3, 4))) == 3 and bn.in_features(jnp.ones((2, 5, 9, 9, 3, 4))) == 3

@@ -121,8 +121,10 @@ def test_subgroups_cosets_quotients():
     assert cos.shape == (2, 4) and sorted(cos.ravel().tolist()) == list(range(8))
     refl = D4.subgroup([4])
     assert not D4.is_normal(refl)
-    with pytest.raises(ValueError, match="normal"):
+    with pytest.raises(ValueError, match="not normal"):
         D4.quotient(refl)
+    with pytest.raises(ValueError, match=r"\[0, 1\] is not a subgroup of D4: not closed \(1 \* 1 = 2"):
+        D4.quotient([0, 1])
     center = D4.subgroup([2])
     assert D4.is_normal(center)
     Q = D4.quotient(center)

@@ -197,3 +197,25 @@ def test_conv_layers_warn_or_raise_when_they_cannot_be_equivariant():
         warnings.simplefilter("error")
         nn.GroupConv(G, 2, strides=2, strict=True).init(jax.random.key(0), jnp.ones((1, 9, 9, 2, 4)))
 
+
+def test_empty_batch_zero_features_and_layouts_without_a_group_axis():
+    G = groups.cyclic(4)
+    x = jnp.zeros((0, 9, 9, 2))
+    lift = nn.LiftingConv(G, 3)
+    variables = lift.init(jax.random.key(0), x)
+    f = lift.apply(variables, x)
+    assert f.shape == (0, 9, 9, 3, 4)  # as flax.linen.Conv, which returns (0, 9, 9, 12)
+    conv = nn.GroupConv(G, 2, strides=3)
+    assert conv.apply(conv.init(jax.random.key(1), f), f).shape == (0, 3, 3, 2, 4)
+    with pytest.raises(ValueError, match=r"LiftingConv expects out_features \(features in symjax.nn\)"):
+        nn.LiftingConv(G, 0).init(jax.random.key(0), jnp.ones((1, 9, 9, 2)))
+    with pytest.raises(ValueError, match="SetLinear expects out_features"):
+        nn.SetLinear(0).init(jax.random.key(0), jnp.ones((2, 5, 3)))
+    image = jnp.ones((2, 9, 9, 4))
+    with pytest.raises(ValueError, match=r"GroupPool expects group feature maps f .*rank >= 5.*an image"):
+        nn.GroupPool().apply({}, image)
+    with pytest.raises(ValueError, match=r"GroupPool expects the last axis of f to have size \|G\| = 4"):
+        nn.GroupPool(group=G).apply({}, jnp.ones((2, 9, 9, 3, 8)))
+    assert nn.GroupPool(group=G).apply({}, jnp.ones((2, 9, 9, 3, 4))).shape == (2, 9, 9, 3)
+    with pytest.raises(ValueError, match=r"GroupBatchNorm expects group feature maps .*an image"):
+        nn.GroupBatchNorm(use_running_average=False).init(jax.random.key(0), image)

@@ -130,3 +130,22 @@ def test_conv_layers_warn_or_raise_when_they_cannot_be_equivariant():
         warnings.simplefilter("error")
         nnx.LiftingConv(G, 1, 2, kernel_size=4, padding="VALID", strict=True, rngs=rngs)(jnp.ones((1, 9, 9, 1)))
 
+
+def test_empty_batch_zero_features_and_layouts_without_a_group_axis():
+    G, rngs = groups.cyclic(4), fnnx.Rngs(0)
+    f = nnx.LiftingConv(G, 2, 3, rngs=rngs)(jnp.zeros((0, 9, 9, 2)))
+    assert f.shape == (0, 9, 9, 3, 4)
+    assert nnx.GroupConv(G, 3, 2, strides=3, rngs=rngs)(f).shape == (0, 3, 3, 2, 4)
+    with pytest.raises(ValueError, match="GroupConv expects out_features"):
+        nnx.GroupConv(G, 3, 0, rngs=rngs)
+    with pytest.raises(ValueError, match="LiftingConv expects in_features"):
+        nnx.LiftingConv(G, 0, 3, rngs=rngs)
+    with pytest.raises(ValueError, match="SetLinear expects out_features"):
+        nnx.SetLinear(3, 0, rngs=rngs)
+    image = jnp.ones((2, 9, 9, 4))
+    with pytest.raises(ValueError, match=r"GroupPool expects group feature maps f .*rank >= 5"):
+        nnx.GroupPool()(image)
+    with pytest.raises(ValueError, match=r"\|G\| = 4"):
+        nnx.GroupPool(group=G)(jnp.ones((2, 9, 9, 3, 8)))
+    with pytest.raises(ValueError, match=r"GroupBatchNorm expects group feature maps .*an image"):
+        nnx.GroupBatchNorm(9, rngs=rngs)(image)
