@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from types import SimpleNamespace
 
 import flax.linen as fnn
 import jax
@@ -29,10 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from symjax import actions, groups
+from symjax import actions, groups, symmetry
 from symjax import nn as snn
-from symjax.groups._reps import Standard
-from symjax.nn._equivariant_linear import EquivariantLinear
+from symjax.groups import Standard
+from symjax.nn import EquivariantLinear
 
 O3 = groups.O(3)
 V = Standard(O3)
@@ -130,11 +131,15 @@ def train(model: fnn.Module, key: jax.Array, clouds: np.ndarray, labels: np.ndar
 
 
 def invariance_error(apply, key: jax.Array, clouds: jax.Array, n_rotations: int) -> float:
-    """``max |f(R x) - f(x)| / max |f(x)|`` over the clouds and ``n_rotations`` random elements of O(3) each."""
-    out = apply(clouds)
-    worst = max(float(jnp.max(jnp.abs(apply(rotate(k, clouds)) - out)))
-                for k in jax.random.split(key, n_rotations))
-    return worst / float(jnp.max(jnp.abs(out)))
+    """``max |f(R x) - f(x)| / max |f(x)|`` over the clouds and ``n_rotations`` random elements of O(3) each.
+
+    ``symmetry.equivariance_error`` with ``act_out=None`` (invariance); its
+    "group" is the ``n_rotations`` draws, element ``i`` moving every cloud by
+    its own rotation drawn from ``keys[i]``.
+    """
+    keys = jax.random.split(key, n_rotations)
+    draws = SimpleNamespace(order=n_rotations)
+    return float(symmetry.equivariance_error(apply, draws, clouds, lambda _, i, x: rotate(keys[i], x), None))
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
