@@ -17,24 +17,7 @@ C8, D8 = groups.cyclic(8), groups.dihedral(8)
 pytestmark = pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")
 
 
-def _disc(size: int) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size]
-    c = (size - 1) / 2
-    return ((yy - c) ** 2 + (xx - c) ** 2 <= (c - 1) ** 2).astype(np.float32)
-
-
-def _image(size: int, smooth: bool, seed: int = 0) -> jnp.ndarray:
-    """A random image supported in the inscribed disc (nothing leaves the frame under rotation)."""
-    x = np.random.default_rng(seed).standard_normal((1, size, size, 1)).astype(np.float32)
-    if smooth:
-        g = np.exp(-np.arange(-3, 4) ** 2 / (2 * 1.5 ** 2))
-        g = np.outer(g, g) / np.outer(g, g).sum()
-        x = np.asarray(jax.lax.conv_general_dilated(x, g[:, :, None, None].astype(np.float32), (1, 1), "SAME",
-                                                    dimension_numbers=("NHWC", "HWIO", "NHWC")))
-    return jnp.asarray(x * _disc(size)[None, :, :, None])
-
-
-def _errors(G, k: int, size: int, smooth: bool, disc: bool = True) -> np.ndarray:
+def _errors(G, k: int, size: int, smooth: bool, equivariance, arrays, disc: bool = True) -> np.ndarray:
     """Per element: relative L2 equivariance error of lifting -> relu -> group conv, in the central disc."""
     rng = np.random.default_rng(1)
     c = 3
@@ -46,22 +29,13 @@ def _errors(G, k: int, size: int, smooth: bool, disc: bool = True) -> np.ndarray
                                          dimension_numbers=("NHWC", "HWIO", "NHWC"))
         return y.reshape(y.shape[:-1] + (-1, G.order))
 
-    def f(x, k1, k2):
+    def f(x):
         h = jax.nn.relu(conv(x, _approx.lift_kernel(k1, G, disc=disc)))
         return conv(h, _approx.group_kernel(k2, G, disc=disc))
 
-    mask = jnp.asarray(_disc(size))[None, :, :, None, None]
-
-    @jax.jit
-    def run(x, k1, k2):
-        y = f(x, k1, k2)
-
-        def one(g):
-            d = (f(actions.on_image(G, g, x), k1, k2) - actions.on_group_image(G, g, y)) * mask
-            return jnp.sqrt(jnp.sum(d ** 2) / jnp.sum((y * mask) ** 2))
-        return jax.vmap(one)(jnp.arange(G.order))
-
-    return np.asarray(run(_image(size, smooth), k1, k2))
+    mask = disc_mask(size, size, margin=1)[None, :, :, None, None]
+    return equivariance.errors(f, G, arrays.disc_image(size, smooth), actions.on_image, actions.on_group_image,
+                               norm="l2", mask=mask)
 
 
 @pytest.mark.parametrize("G", [groups.cyclic(4), groups.dihedral(4)])
@@ -97,8 +71,8 @@ def test_group_kernel_block_is_on_group_image_of_the_kernel():
 
 
 @pytest.mark.parametrize("G", [C8, D8])
-def test_layers_finite_under_jit_and_grid_elements_exact(G):
-    x = _image(9, smooth=False)
+def test_layers_finite_under_jit_and_grid_elements_exact(G, arrays):
+    x = arrays.disc_image(9, smooth=False)
     k1 = jnp.asarray(np.random.default_rng(0).standard_normal((3, 3, 1, 2)), jnp.float32)
     k2 = jnp.asarray(np.random.default_rng(1).standard_normal((3, 3, 2, G.order, 2)), jnp.float32)
     f = jax.jit(lambda x: F.group_conv(jax.nn.relu(F.lifting_conv(x, k1, G)), k2, G))
@@ -116,14 +90,14 @@ def test_layers_finite_under_jit_and_grid_elements_exact(G):
     assert 1e-4 < float(err) < 1.0
 
 
-def test_error_bounded_and_smaller_for_smooth_inputs_larger_kernels_and_the_disc():
-    noise = _errors(C8, 5, 15, smooth=False)
-    smooth = _errors(C8, 5, 15, smooth=True)
+def test_error_bounded_and_smaller_for_smooth_inputs_larger_kernels_and_the_disc(equivariance, arrays):
+    noise = _errors(C8, 5, 15, False, equivariance, arrays)
+    smooth = _errors(C8, 5, 15, True, equivariance, arrays)
     np.testing.assert_array_less(np.r_[noise[::2], smooth[::2]], 1e-5)  # 0, 90, 180, 270 degrees: exact
     assert noise.max() < 0.8 and smooth.max() < 0.4
     assert smooth.max() < noise.max()
-    assert _errors(C8, 5, 15, smooth=True, disc=False).max() > smooth.max()  # the disc mask helps
-    assert _errors(D8, 7, 15, smooth=True).max() < _errors(D8, 3, 15, smooth=True).max()
+    assert _errors(C8, 5, 15, True, equivariance, arrays, disc=False).max() > smooth.max()  # the disc mask helps
+    assert _errors(D8, 7, 15, True, equivariance, arrays).max() < _errors(D8, 3, 15, True, equivariance, arrays).max()
 
 
 def test_linen_and_nnx_accept_c8_and_reject_groups_without_plane_matrices():

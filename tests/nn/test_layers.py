@@ -8,12 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from symjax import EquivarianceWarning, actions, groups, symmetry
+from symjax import EquivarianceWarning, actions, geometry, groups, symmetry
 from symjax import functional as F
 from symjax import nn
 
-EXACT = [groups.trivial(), groups.cyclic(2), groups.cyclic(4), groups.dihedral(1), groups.dihedral(2),
-         groups.dihedral(4)]
+EXACT = geometry.exact_groups()
 IDS = [G.name for G in EXACT]
 TOL = 1e-5
 

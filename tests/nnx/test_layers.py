@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 from flax import nnx as fnnx
 
-from symjax import EquivarianceWarning, actions, groups, symmetry
+from symjax import EquivarianceWarning, actions, geometry, groups, symmetry
 from symjax import functional as F
 from symjax import nn, nnx
 
-EXACT = [groups.trivial(), groups.cyclic(2), groups.cyclic(4), groups.dihedral(1), groups.dihedral(2),
-         groups.dihedral(4)]
+EXACT = geometry.exact_groups()
 TOL = 1e-5
 
 
