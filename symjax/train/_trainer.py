@@ -315,6 +315,8 @@ class Trainer:
         (5, 3)
         """
         self._check_state(state)
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(x)):
+            return self._predict_fn(state, {self.input_key: x}, None)
         batch, sizes, index = shard_padded({self.input_key: x}, self.batch_sharding, input_key=self.input_key,
                                            argname="x")
         outputs = self._predict(state, batch, index)

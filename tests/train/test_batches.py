@@ -39,3 +39,14 @@ def test_predict_and_evaluate_take_any_size(trainer_and_state):
     for n in (1, 3, 7):
         metrics = trainer.evaluate(state, {"x": x[:n]})
         assert metrics["loss"] == pytest.approx(float(jnp.mean(out[:n] ** 2)), rel=1e-6)
+
+
+def test_predict_inside_a_transformation_of_the_user():
+    """A traced ``x`` (jit, vmap, the equivariance measure) runs the model directly, without sharding."""
+    trainer = Trainer(nn.Dense(3), optax.sgd(0.1), lambda out, b: jnp.mean(out))
+    state = trainer.init(jax.random.key(0), {"x": jnp.ones((4, 2))})
+    x = jnp.arange(10.0).reshape(5, 2)
+    expected = trainer.predict(state, x)
+    np.testing.assert_allclose(jax.jit(lambda x: trainer.predict(state, x))(x), expected, rtol=1e-6)
+    batched = jax.vmap(lambda xi: trainer.predict(state, xi[None])[0])(x)
+    np.testing.assert_allclose(batched, expected, rtol=1e-6)
