@@ -12,8 +12,9 @@ zero) more of the representation stays alive. This is the loss-of-plasticity
 experiment of the symmetry-removal paper at CPU scale: here the accuracy
 hardly differs, the representation does.
 
-    python examples/plasticity.py              # 60 tasks, about 15 s on a 2-core CPU
-    python examples/plasticity.py --quick      # 3 tasks (smoke test)
+    python examples/plasticity.py                        # 60 tasks, one seed
+    python examples/plasticity.py --tasks 20 --seeds 4   # what the tests run: 4 seeds at once (vmapped)
+    python examples/plasticity.py --quick                # 3 tasks (smoke test)
 """
 from __future__ import annotations
 
@@ -46,13 +47,28 @@ def logits(params: list[dict], x: jax.Array) -> jax.Array:
     return features(params, x) @ params[-1]["w"] + params[-1]["b"]
 
 
-def run(optimizer: optax.GradientTransformation, tasks: list[tuple], epochs: int) -> list[dict]:
-    """Train through ``tasks`` (train x, train y, test x, test y) in order; metrics after each."""
-    params = init(jax.random.key(0))
-    state = optimizer.init(params)
+def run(make_optimizer, tasks: list[tuple], epochs: int, seeds: list[int]) -> list[dict]:
+    """Train one network per seed through ``tasks`` in order (the seeds vmapped); metrics after each task.
 
-    @jax.jit
-    def task(params, state, x, y, x_test, y_test, key):
+    Args:
+      make_optimizer: ``key -> optax transformation`` (the key seeds syre's offsets).
+      tasks: ``(train x, train y, test x, test y)`` per task, each with a leading seed axis.
+      epochs: epochs per task.
+      seeds: seed ``s`` draws the init from ``key(s)``, the optimizer from
+        ``key(7 + 1000 s)`` and task ``t``'s data order from ``key(100 + t + 1000 s)``.
+
+    Returns:
+      Per task, ``{"accuracy", "rank", "dead"}``, each a list with one value per seed.
+    """
+    seeds = np.asarray(seeds)
+    key = jax.vmap(jax.random.key)
+    params = jax.vmap(init)(key(seeds))
+    optimizer_keys = key(7 + 1000 * seeds)
+    state = jax.vmap(lambda k, p: make_optimizer(k).init(p))(optimizer_keys, params)
+
+    def task(params, state, optimizer_key, x, y, x_test, y_test, order_key):
+        optimizer = make_optimizer(optimizer_key)
+
         def step(carry, idx):
             params, state = carry
             grads = jax.grad(lambda p: optax.softmax_cross_entropy_with_integer_labels(
@@ -60,18 +76,38 @@ def run(optimizer: optax.GradientTransformation, tasks: list[tuple], epochs: int
             updates, state = optimizer.update(grads, state, params)
             return (optax.apply_updates(params, updates), state), None
 
-        order = jnp.concatenate([jax.random.permutation(k, TRAIN) for k in jax.random.split(key, epochs)])
+        order = jnp.concatenate([jax.random.permutation(k, TRAIN) for k in jax.random.split(order_key, epochs)])
         (params, state), _ = jax.lax.scan(step, (params, state), order.reshape(-1, BATCH))
         f = features(params, x_test)
         return params, state, {"accuracy": jnp.mean(jnp.argmax(logits(params, x_test), -1) == y_test),
                                "rank": symmetry.numerical_rank(f, rtol=1e-3),
                                "dead": jnp.sum(jnp.all(f <= 0, axis=0))}
 
+    all_tasks = jax.jit(jax.vmap(task))
     history = []
     for t, (x, y, x_test, y_test) in enumerate(tasks):
-        params, state, metrics = task(params, state, x, y, x_test, y_test, jax.random.key(100 + t))
-        history.append({k: float(v) for k, v in metrics.items()})
+        params, state, metrics = all_tasks(params, state, optimizer_keys, x, y, x_test, y_test,
+                                           key(100 + t + 1000 * seeds))
+        history.append({k: np.asarray(v, np.float64).tolist() for k, v in metrics.items()})
     return history
+
+
+def permuted_tasks(n_tasks: int, seeds: list[int]) -> list[tuple]:
+    """Task ``t`` of seed ``s`` permutes the 64 pixels with ``default_rng(t + 1000 s)`` (task 0: identity)."""
+    digits = load_digits()
+    x, y = (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int32)
+    tasks = []
+    for t in range(n_tasks):
+        perms = [np.arange(64) if t == 0 else np.random.default_rng(t + 1000 * s).permutation(64) for s in seeds]
+        tasks.append((np.stack([x[:TRAIN, p] for p in perms]), np.stack([y[:TRAIN]] * len(seeds)),
+                      np.stack([x[TRAIN:, p] for p in perms]), np.stack([y[TRAIN:]] * len(seeds))))
+    return tasks
+
+
+def summary(history: list[dict], k: int) -> dict:
+    """Means over the first ``k`` and the last ``k`` tasks and over the seeds: ``{metric: (first, last)}``."""
+    return {m: (float(np.mean([r[m] for r in history[:k]])), float(np.mean([r[m] for r in history[-k:]])))
+            for m in history[0]}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -79,33 +115,27 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tasks", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=5, help="epochs per task")
     parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--seeds", type=int, default=1, help="train seeds 0 .. SEEDS-1 at once (vmapped)")
     parser.add_argument("--quick", action="store_true", help="3 tasks of 1 epoch (smoke test)")
     args = parser.parse_args(argv)
     n_tasks, epochs = (3, 1) if args.quick else (args.tasks, args.epochs)
-
-    digits = load_digits()
-    x, y = (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int32)
-    perms = [np.arange(64)] + [np.random.default_rng(t).permutation(64) for t in range(1, n_tasks)]
-    tasks = [(x[:TRAIN, p], y[:TRAIN], x[TRAIN:, p], y[TRAIN:]) for p in perms]
+    seeds = list(range(args.seeds))
+    tasks = permuted_tasks(n_tasks, seeds)
 
     adam = optax.adam(1e-2)
     optimizers = {
-        "decay": optax.chain(optax.add_decayed_weights(args.weight_decay), adam),
-        "syre": optax.chain(optim.syre(args.weight_decay, jax.random.key(7), scale=0.1), adam),
+        "decay": lambda key: optax.chain(optax.add_decayed_weights(args.weight_decay), adam),
+        "syre": lambda key: optax.chain(optim.syre(args.weight_decay, key, scale=0.1), adam),
     }
-    results = {name: run(opt, tasks, epochs) for name, opt in optimizers.items()}
+    results = {name: run(make, tasks, epochs, seeds) for name, make in optimizers.items()}
     k = max(1, n_tasks // 6)
-    print(f"{n_tasks} permuted-digit tasks, {epochs} epochs each, weight decay {args.weight_decay}; "
-          f"means over the first and the last {k} tasks")
+    print(f"{n_tasks} permuted-digit tasks, {epochs} epochs each, weight decay {args.weight_decay}, "
+          f"{len(seeds)} seed(s); means over the first and the last {k} tasks and over the seeds")
     for name, history in results.items():
-        first, last = history[:k], history[-k:]
-
-        def mean(rows, key):
-            return sum(r[key] for r in rows) / len(rows)
-
-        print(f"{name:>5}: test accuracy {mean(first, 'accuracy'):.3f} -> {mean(last, 'accuracy'):.3f}, "
-              f"rank of the last hidden features {mean(first, 'rank'):.0f} -> {mean(last, 'rank'):.0f} / {WIDTH}, "
-              f"dead units {mean(first, 'dead'):.0f} -> {mean(last, 'dead'):.0f}")
+        s = summary(history, k)
+        print(f"{name:>5}: test accuracy {s['accuracy'][0]:.3f} -> {s['accuracy'][1]:.3f}, "
+              f"rank of the last hidden features {s['rank'][0]:.1f} -> {s['rank'][1]:.1f} / {WIDTH}, "
+              f"dead units {s['dead'][0]:.1f} -> {s['dead'][1]:.1f}")
     return results
 
 
