@@ -31,9 +31,10 @@ from symjax.functional._equivariant_linear import (
 from symjax.functional._layer import ParamSpec, default_kernel_init, promote_dtype
 from symjax.functional._norm import FunctionalGroupBatchNorm, group_batch_norm, group_moments
 from symjax.functional._pool import spatial_pool
+from symjax.functional._restrict import restrict, restriction_index
 from symjax.functional._set import FunctionalSetLinear, set_linear, set_pool
 
-__all__ = ["equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv",
+__all__ = ["restrict", "restriction_index", "equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv",
            "group_pool", "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool",
            "ParamSpec", "default_kernel_init", "promote_dtype", "FunctionalConv", "FunctionalLiftingConv",
            "FunctionalGroupConv", "FunctionalGroupBatchNorm", "FunctionalSetLinear", "FunctionalEquivariantLinear",
