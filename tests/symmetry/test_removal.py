@@ -310,18 +310,32 @@ def test_identical_neurons_stay_exactly_identical_under_weight_decay():
 
 
 def test_syre_separates_identical_neurons_and_lowers_the_loss():
-    removal = remove_symmetry(jax.random.key(1), duplicated_net(), scale=0.1)
-    loss = lambda t: relu_loss(removal.apply(t)) + removal.penalty(t, WD)  # noqa: E731
+    """From the symmetric point, syre's offsets push the duplicated neurons apart; the loss leaves the plateau.
 
-    def readout(theta):
-        phi = removal.apply(theta)
-        return symmetry.neuron_distance(phi["w_in"], phi["w_out"], 0, 1), relu_loss(phi)
-
-    theta = jax.tree.map(jnp.subtract, duplicated_net(), removal.offsets)  # start AT the symmetric point
-    distance, losses = jax.jit(lambda t: gradient_descent(loss, t, STEPS, LR, readout))(theta)
+    Measured (600 steps; the run is deterministic full-batch gradient descent,
+    so another CPU moves these by float rounding only): the distance between
+    the two neurons grew 4392x, 7972x, 423x, 503x, 444x, 371x from the start
+    for the offsets of keys 1-6, and the loss fell to 0.0013x and 0.0018x of
+    the plateau for keys 1 and 2; for keys 3-6 the neurons separate more
+    slowly (distance 0.02-0.05 after 600 steps, 0.08-1.0 after 3000) and the
+    loss has not yet left the plateau. So: a 100x growth for each of keys
+    1-4, and the loss below 0.1x the plateau for keys 1 and 2.
+    """
     _, _, plain_losses = plain_weight_decay_run(duplicated_net())
-    assert float(distance[-1]) > 0.5 and float(distance[-1]) > 10 * float(distance[0])
-    assert float(losses[-1]) < 0.1 * float(plain_losses[-1])
+    for key in (1, 2, 3, 4):
+        removal = remove_symmetry(jax.random.key(key), duplicated_net(), scale=0.1)
+        loss = lambda t, removal=removal: relu_loss(removal.apply(t)) + removal.penalty(t, WD)  # noqa: E731
+
+        def readout(theta, removal=removal):
+            phi = removal.apply(theta)
+            return symmetry.neuron_distance(phi["w_in"], phi["w_out"], 0, 1), relu_loss(phi)
+
+        theta = jax.tree.map(jnp.subtract, duplicated_net(), removal.offsets)  # start AT the symmetric point
+        distance, losses = jax.jit(lambda t, loss=loss, readout=readout: gradient_descent(loss, t, STEPS, LR,
+                                                                                           readout))(theta)
+        assert float(distance[-1]) > 100 * float(distance[0]), key
+        if key in (1, 2):
+            assert float(distance[-1]) > 0.5 and float(losses[-1]) < 0.1 * float(plain_losses[-1]), key
 
 
 def pair_component(grads):
@@ -347,6 +361,13 @@ def test_escape_force_at_the_symmetric_point_is_of_order_wd_sigma():
 
 
 def test_low_rank_under_weight_decay_full_rank_with_syre():
+    """Plain decay ends at rank 2 of 4; syre keeps rank 4 (rtol 1e-3).
+
+    Measured over the offsets of keys 3, 13, 23, 33, 43: plain rank 2 every
+    time; syre's smallest / largest singular value of ``w1`` 0.0024-0.0063,
+    at least 2.4x above the 1e-3 threshold (deterministic gradient descent:
+    float rounding cannot close that gap).
+    """
     d = 4
     q, _ = jnp.linalg.qr(jax.random.normal(jax.random.key(0), (d, d)))
     target = q @ jnp.diag(jnp.array([1.0, 0.7, 0.02, 0.01])) @ q.T  # two values below wd
