@@ -41,7 +41,7 @@ def interpolation_tensor(G: FiniteGroup, kh: int, kw: int, disc: bool = True) ->
 
     Row ``p`` of ``tensor[h]`` holds the (at most four) bilinear weights of the
     source taps of tap ``p``. Elements exact on the grid give permutation
-    matrices (the index of :mod:`symjax.functional._conv`). With ``disc`` only
+    matrices (the index maps of :mod:`symjax.geometry`). With ``disc`` only
     the source taps in the inscribed disc are read (``tensor[h] = W_h @ diag(mask)``).
     """
     tensor = np.stack([interpolation_matrix(m, kh, kw) for m in G.matrices])

@@ -10,7 +10,7 @@ the group tables in :mod:`symjax.groups` and the pixel maps in
 layer a single ``lax.conv_general_dilated`` (NHWC / HWIO). Groups that rotate
 by interpolation (C_n, D_n with n not dividing 4) are expanded by one einsum
 with a precomputed bilinear interpolation tensor instead
-(:mod:`symjax.functional._approx`); their equivariance is approximate.
+(interpolation tensors built from :func:`symjax.geometry.interpolation_matrix`); their equivariance is approximate.
 
 Channel layout: the group axis is last, so a flattened group feature map has
 channel ``c * |G| + g`` and an expanded kernel is ``(kh, kw, cin * |G|, cout * |G|)``
@@ -171,7 +171,7 @@ def lifting_conv(x: jax.Array, kernel: jax.Array, G: FiniteGroup, *, strides=1, 
     size), and for stride 2 with ``"SAME"`` padding on odd sizes, when ``G`` is
     exact on the pixel grid. For other C_n, D_n (``cyclic(8)``, ``dihedral(8)``)
     the rotated copies are bilinear interpolations and the identity holds only
-    approximately (see :mod:`symjax.functional._approx`). A configuration that
+    approximately (see ``docs/layers.md``, "Approximate rotations"). A configuration that
     cannot be exactly equivariant (:func:`symjax.geometry.equivariance_pitfalls`:
     a stride or padding whose output grid is not centred, an even kernel under
     ``"SAME"``, a non-square input with 90-degree rotations, a group that rotates

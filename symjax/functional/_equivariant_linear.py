@@ -1,6 +1,6 @@
 """Equivariant linear maps between arbitrary representations: ``W = sum_k coeffs[k] * basis[k]``.
 
-The basis comes from :func:`symjax.groups._reps.equivariant_basis` (solved once per pair
+The basis comes from :func:`symjax.groups.equivariant_basis` (solved once per pair
 of representations and cached); a layer only holds the ``k`` coefficients. A bias keeps
 the map equivariant only if it is an invariant vector of the output representation,
 so the layers hold bias coefficients over ``invariant_basis(rep_out)`` and pass
@@ -46,7 +46,7 @@ def equivariant_linear(x, coeffs, basis, bias=None) -> jax.Array:
 
     >>> import jax.numpy as jnp
     >>> from symjax.groups import SO
-    >>> from symjax.groups._reps import Standard, equivariant_basis
+    >>> from symjax.groups import Standard, equivariant_basis
     >>> V = Standard(SO(3))
     >>> basis = equivariant_basis(V * V, V)  # the cross product, up to scale
     >>> a, b = jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0])
@@ -91,7 +91,7 @@ def equivariant_linear_init(key: jax.Array, basis, dtype=jnp.float32) -> jax.Arr
 
     >>> import jax
     >>> from symjax.groups import cyclic
-    >>> from symjax.groups._reps import Regular, equivariant_basis
+    >>> from symjax.groups import Regular, equivariant_basis
     >>> equivariant_linear_init(jax.random.key(0), equivariant_basis(Regular(cyclic(4)), Regular(cyclic(4)))).shape
     (4,)
     """
@@ -117,7 +117,7 @@ class FunctionalEquivariantLinear:
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax.groups import O
-    >>> from symjax.groups._reps import Standard, Trivial
+    >>> from symjax.groups import Standard, Trivial
     >>> V, S = Standard(O(3)), Trivial(O(3))
     >>> layer = FunctionalEquivariantLinear(2 * V + S, V + 2 * S)
     >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in layer.param_specs()}

@@ -25,7 +25,7 @@ class EquivariantLinear(nn.Module):
     (e.g. a vector of ``SO(3)``) there is no ``bias`` parameter.
 
     Attributes:
-      rep_in: representation of the input features (hashable, see :mod:`symjax.groups._reps`).
+      rep_in: representation of the input features (hashable, a :class:`symjax.groups.Rep`).
       rep_out: representation of the output features, of the same group.
       use_bias: add an invariant bias.
       dtype: computation dtype (default: inferred from input and parameters).
@@ -33,7 +33,7 @@ class EquivariantLinear(nn.Module):
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax.groups import O
-    >>> from symjax.groups._reps import Standard, Trivial
+    >>> from symjax.groups import Standard, Trivial
     >>> V, S = Standard(O(3)), Trivial(O(3))
     >>> layer = EquivariantLinear(4 * V + S, 2 * V + 3 * S)
     >>> variables = layer.init(jax.random.key(0), jnp.ones((5, 13)))

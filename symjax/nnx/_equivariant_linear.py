@@ -16,7 +16,7 @@ __all__ = ["EquivariantLinear"]
 
 class EquivariantLinear(nnx.Module):
     """Equivariant linear layer ``(..., rep_in.dim) -> (..., rep_out.dim)``; the NNX twin of
-    :class:`symjax.nn._equivariant_linear.EquivariantLinear` (same parameters, same outputs).
+    :class:`symjax.nn.EquivariantLinear` (same parameters, same outputs).
 
     Args:
       rep_in: representation of the input features.
@@ -30,7 +30,7 @@ class EquivariantLinear(nnx.Module):
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> from symjax.groups import SO
-    >>> from symjax.groups._reps import Standard
+    >>> from symjax.groups import Standard
     >>> V = Standard(SO(3))
     >>> layer = EquivariantLinear(V * V, V, rngs=nnx.Rngs(0))  # a learned multiple of the cross product
     >>> layer.coeffs.shape, layer.bias, layer(jnp.ones((2, 9))).shape
