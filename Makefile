@@ -19,8 +19,10 @@ $(STAMP_DEMO): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[demo]'
 	touch $@
 
+# Two workers (the machines have 2 cores; most of a test's time is single-threaded XLA compilation);
+# --dist loadfile keeps each file's module fixtures (the quick demo run) in one worker.
 test: $(STAMP_TEST)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 demo: $(STAMP_DEMO)
 	$(VENV)/bin/symjax demo
