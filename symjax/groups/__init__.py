@@ -11,6 +11,7 @@ traced ``jnp`` integers. Lie groups ``SO(n)``, ``O(n)``, ``SU(n)`` offer
 >>> D4.quotient(D4.subgroup([1])).order
 2
 """
+from symjax.groups._cube import full_octahedral, octahedral
 from symjax.groups._finite import (
     FiniteGroup,
     GroupAxiomError,
@@ -53,6 +54,7 @@ from symjax.groups._reps import (
 __all__ = [
     "FiniteGroup", "Subgroup", "GroupAxiomError", "check_group", "trivial", "cyclic", "dihedral",
     "symmetric", "alternating", "klein_four", "direct_product", "from_cayley_table", "generate",
+    "octahedral", "full_octahedral",
     "LieGroup", "SO", "O", "SU",
     "Rep", "Trivial", "Standard", "Regular", "Permutation", "DirectSum", "TensorProduct", "Dual",
     "equivariant_basis", "invariant_basis",
