@@ -14,11 +14,20 @@ group of 2x2 orthogonal matrices (``cyclic(8)``, ``dihedral(8)``, ...) moves
 pixels between grid points and is applied by bilinear resampling (one
 implementation, :func:`bilinear_taps`, used by images and kernels alike).
 
+Volumes ``(..., D, H, W, C)``: a 3x3 matrix acts on ``(x, y, z)`` with ``x``
+along the width axis (to the right), ``y`` up the height axis (row 0 is the
+top) and ``z`` along the depth axis (slice 0 first), about the centre
+``((D-1)/2, (H-1)/2, (W-1)/2)``; each depth slice is an image in the frame
+above, so a rotation about ``z`` turns every slice as the 2x2 rotation turns
+an image. A group of 3x3 signed permutation matrices (``octahedral()``,
+``full_octahedral()``, their subgroups) moves voxels onto voxels: it has a
+*voxel plan*, one ``(axes, flips)`` per element, and acts by exact index maps.
+
 >>> from symjax import geometry, groups
 >>> geometry.grid_plan(groups.dihedral(2))
 ((0, 0), (2, 0), (0, 1), (2, 1))
->>> geometry.is_exact_on_grid(groups.cyclic(8))
-False
+>>> geometry.is_exact_on_grid(groups.cyclic(8)), geometry.voxel_plan(groups.octahedral()) is not None
+(False, True)
 """
 from __future__ import annotations
 
@@ -31,7 +40,7 @@ import numpy as np
 from symjax.groups import FiniteGroup, cyclic, dihedral, trivial
 
 __all__ = ["EXACT_GROUP_NAMES", "exact_groups", "grid_plan", "is_exact_on_grid", "is_planar",
-           "transform_exact", "pixel_index", "regular_index", "bilinear_taps", "resample",
+           "transform_exact", "pixel_index", "voxel_plan", "transform_voxels", "voxel_index", "spatial_dims", "regular_index", "bilinear_taps", "resample",
            "interpolation_matrix", "disc_mask", "EquivarianceWarning", "axis_padding", "is_centred",
            "equivariance_pitfalls"]
 
@@ -87,7 +96,8 @@ def is_exact_on_grid(G: FiniteGroup) -> bool:
     """Whether ``G`` acts on the pixel grid by exact pixel permutations (the groups of :func:`exact_groups`).
 
     Other groups with 2x2 matrices (e.g. ``cyclic(8)``) act on images by
-    bilinear interpolation, which is only approximately a group action.
+    bilinear interpolation, which is only approximately a group action. (Groups
+    of 3x3 signed permutations act on volumes, exactly: :func:`voxel_plan`.)
 
     >>> from symjax import groups
     >>> is_exact_on_grid(groups.dihedral(4)), is_exact_on_grid(groups.cyclic(8))
@@ -96,6 +106,90 @@ def is_exact_on_grid(G: FiniteGroup) -> bool:
     if not isinstance(G, FiniteGroup):
         raise TypeError(f"is_exact_on_grid expects G to be a symjax.groups.FiniteGroup, got {type(G).__name__}")
     return grid_plan(G) is not None
+
+
+_AXIS_OF = (2, 1, 0)  # coordinate x, y, z -> array axis W, H, D (of (D, H, W))
+_SIGN_OF = (1, -1, 1)  # y points up: against the row index
+
+
+@functools.lru_cache(maxsize=None)
+def voxel_plan(G: FiniteGroup) -> tuple[tuple[tuple[int, int, int], tuple[bool, bool, bool]], ...] | None:
+    """Per element ``(axes, flips)`` when ``G``'s matrices are 3x3 signed permutations, else ``None``.
+
+    Element ``g`` acts on a volume as ``flip(transpose(x, axes), flips)`` on
+    its axes ``(D, H, W)`` (:func:`transform_voxels`): output axis ``b`` reads
+    input axis ``axes[b]``, reversed where ``flips[b]``. The voxel at
+    coordinates ``p`` (module docstring) moves to ``matrices[g] @ p``.
+
+    >>> from symjax import groups
+    >>> voxel_plan(groups.octahedral())[1]  # a quarter turn about z: every depth slice turns like cyclic(4)
+    ((0, 2, 1), (False, True, False))
+    >>> voxel_plan(groups.dihedral(4)) is None
+    True
+    """
+    mats = G.matrices
+    if mats is None or mats.shape[-2:] != (3, 3) or np.iscomplexobj(mats):
+        return None
+    rounded = np.round(mats)
+    if np.abs(mats - rounded).max() > 1e-9 or not (np.abs(rounded).sum(axis=-2) == 1).all() or not (
+            np.abs(rounded).sum(axis=-1) == 1).all():
+        return None
+    plan = []
+    for m in rounded.astype(int):
+        axes, flips = [0, 0, 0], [False, False, False]
+        for j in range(3):  # source coordinate j lands on coordinate i with sign m[i, j]
+            i = int(np.flatnonzero(m[:, j])[0])
+            axes[_AXIS_OF[i]] = _AXIS_OF[j]
+            flips[_AXIS_OF[i]] = bool(_SIGN_OF[j] * m[i, j] * _SIGN_OF[i] < 0)
+        plan.append((tuple(axes), tuple(flips)))
+    return tuple(plan)
+
+
+def transform_voxels(x, axes: tuple[int, int, int], flips: tuple[bool, bool, bool]):
+    """Move the spatial axes ``(-4, -3, -2)`` of ``x`` (``(..., D, H, W, C)``) by one voxel-plan entry.
+
+    NumPy arrays stay NumPy (index maps are built with it); anything else goes through ``jnp``.
+
+    >>> import numpy as np
+    >>> transform_voxels(np.arange(4).reshape(1, 2, 2, 1), (0, 2, 1), (False, True, False))[0, ..., 0].tolist()
+    [[1, 3], [0, 2]]
+    """
+    xp = np if isinstance(x, np.ndarray) else jnp
+    lead = x.ndim - 4
+    order = tuple(range(lead)) + tuple(lead + a for a in axes) + (x.ndim - 1,)
+    if order != tuple(range(x.ndim)):
+        x = xp.transpose(x, order)
+    flipped = tuple(lead + b for b in range(3) if flips[b])
+    return xp.flip(x, axis=flipped) if flipped else x
+
+
+@functools.lru_cache(maxsize=64)
+def voxel_index(G: FiniteGroup, depth: int, height: int, width: int) -> np.ndarray:
+    """``(|G|, D*H*W)`` for a group with a voxel plan: volume ``g`` flattened equals ``x_flat[index[g]]``.
+
+    >>> from symjax import groups
+    >>> voxel_index(groups.octahedral(), 1, 2, 2)[1].tolist()
+    [1, 3, 0, 2]
+    """
+    plan = voxel_plan(G)
+    if plan is None:
+        raise ValueError(f"voxel_index expects a group of 3x3 signed permutation matrices, got G = {G.name}")
+    base = np.arange(depth * height * width).reshape(depth, height, width, 1)
+    return np.stack([transform_voxels(base, a, f).reshape(-1) for a, f in plan])
+
+
+def spatial_dims(G: FiniteGroup) -> int | None:
+    """The spatial axes ``G`` acts on: 2 (images) for 2x2 orthogonal matrices, 3 (volumes) with a voxel plan.
+
+    ``None`` for a group that acts on neither (no matrices, or other matrices).
+
+    >>> from symjax import groups
+    >>> spatial_dims(groups.cyclic(8)), spatial_dims(groups.full_octahedral()), spatial_dims(groups.alternating(4))
+    (2, 3, None)
+    """
+    if is_planar(G):
+        return 2
+    return 3 if voxel_plan(G) is not None else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -331,15 +425,24 @@ def is_centred(size: int, kernel: int, stride: int = 1, pads: tuple[int, int] = 
     return m < 1 or (m - 1) * stride == size - kernel + 2 * low
 
 
-def _axes_moved(G: FiniteGroup) -> tuple[bool, bool, bool]:
-    """``(height reversed, width reversed, axes mixed)`` by some element of the planar group ``G``."""
+def _axes_moved(G: FiniteGroup) -> tuple[tuple[bool, ...], frozenset]:
+    """Per spatial axis whether some element of ``G`` reverses or moves it, and the pairs of axes exchanged."""
+    plan = voxel_plan(G)
+    if plan is not None:
+        moved = tuple(any(axes[b] != b or flips[b] for axes, flips in plan) for b in range(3))
+        return moved, frozenset((min(b, a), max(b, a)) for axes, _ in plan for b, a in enumerate(axes) if a != b)
     height = width = mixed = False
     for m in np.asarray(G.matrices, np.float64):
         if abs(m[0, 1]) > 1e-9 or abs(m[1, 0]) > 1e-9:
             mixed = True
         width |= m[0, 0] < 0
         height |= m[1, 1] < 0
-    return height or mixed, width or mixed, mixed
+    return (height or mixed, width or mixed), frozenset({(0, 1)} if mixed else ())
+
+
+def _joined(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides=1, padding="SAME") -> list[str]:
@@ -351,15 +454,17 @@ def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides
     reverses, an output grid not centred on the input's (:func:`is_centred`:
     a stride that does not divide the size, an even kernel under ``"SAME"``,
     asymmetric padding); with mixed axes, also different output sampling along
-    height and width. Without ``kernel_size`` only the group and the input are
-    checked (what :func:`symjax.symmetry.check_equivariance` can know).
+    the axes exchanged. Without ``kernel_size`` only the group and the input are
+    checked (what :func:`symjax.symmetry.check_equivariance` can know). Volumes
+    (a group with a :func:`voxel_plan`) are checked alike on ``(D, H, W)``: the
+    axes exchanged by an element must have the same size, kernel size and sampling.
 
     Args:
-      G: a group of 2x2 orthogonal matrices (:func:`is_planar`).
-      input_shape: the spatial shape ``(H, W)``.
-      kernel_size: ``(kh, kw)`` (or an int), or ``None``.
-      strides: an int or a pair.
-      padding: ``"SAME"``, ``"VALID"``, an int, a pair of ints or ``((top, bottom), (left, right))``.
+      G: a group of 2x2 orthogonal matrices (:func:`is_planar`) or of 3x3 signed permutations.
+      input_shape: the spatial shape ``(H, W)`` (``(D, H, W)`` for volumes).
+      kernel_size: ``(kh, kw)`` (``(kd, kh, kw)``, or an int), or ``None``.
+      strides: an int or one per spatial axis.
+      padding: ``"SAME"``, ``"VALID"``, an int, one int or one ``(low, high)`` pair per spatial axis.
 
     Returns:
       The causes, empty when the configuration is exactly equivariant.
@@ -373,41 +478,51 @@ def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides
     >>> equivariance_pitfalls(groups.cyclic(8), (9, 11))  # doctest: +NORMALIZE_WHITESPACE
     ['C8 rotates by interpolation (only C1, C2, C4, D1, D2, D4 are exact on the pixel grid): equivariance is approximate',
      'the input is 9x11, not square: the rotations of C8 do not map it onto itself']
+    >>> equivariance_pitfalls(groups.octahedral(), (7, 7, 9))
+    ['the input is 7x7x9, not cubic: the rotations of O exchange axes of different sizes']
     """
-    if not isinstance(G, FiniteGroup) or not is_planar(G):
-        raise ValueError(f"equivariance_pitfalls expects G to be a group of 2x2 orthogonal matrices, got "
-                         f"{getattr(G, 'name', type(G).__name__)}")
+    dims = spatial_dims(G) if isinstance(G, FiniteGroup) else None
+    if dims is None:
+        raise ValueError(f"equivariance_pitfalls expects G to be a group of 2x2 orthogonal matrices or of 3x3 signed "
+                         f"permutation matrices, got {getattr(G, 'name', type(G).__name__)}")
     shape = tuple(int(n) for n in input_shape)
-    if len(shape) != 2:
-        raise ValueError(f"equivariance_pitfalls expects input_shape to be the spatial shape (H, W), got {input_shape!r}")
+    if len(shape) != dims:
+        layout = "(H, W)" if dims == 2 else f"(D, H, W) for {G.name} (3x3 matrices; (H, W) is for groups of 2x2 " \
+                                            f"orthogonal matrices)"
+        raise ValueError(f"equivariance_pitfalls expects input_shape to be the spatial shape {layout}, got "
+                         f"{input_shape!r}")
+    names = ("height", "width") if dims == 2 else ("depth", "height", "width")
+    flat, cubic = ("square", "not square") if dims == 2 else ("cubic", "not cubic")
     causes = []
-    if grid_plan(G) is None:
+    if dims == 2 and grid_plan(G) is None:
         causes.append(f"{G.name} rotates by interpolation (only {', '.join(EXACT_GROUP_NAMES)} are exact on the "
                       f"pixel grid): equivariance is approximate")
-    height, width, mixed = _axes_moved(G)
-    if mixed and shape[0] != shape[1]:
-        causes.append(f"the input is {shape[0]}x{shape[1]}, not square: the rotations of {G.name} do not map it "
-                      f"onto itself")
+    moved, exchanged = _axes_moved(G)
+    what = "do not map it onto itself" if dims == 2 else "exchange axes of different sizes"
+    if any(shape[a] != shape[b] for a, b in exchanged):
+        causes.append(f"the input is {'x'.join(map(str, shape))}, {cubic}: the rotations of {G.name} {what}")
     if kernel_size is None:
         return causes
-    kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-    stride = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    kernel = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
+    stride = (strides,) * dims if isinstance(strides, int) else tuple(strides)
     if isinstance(padding, (str, int)):
-        padding = (padding, padding)
+        padding = (padding,) * dims
     pads = tuple(axis_padding(p, n, k, s) for p, n, k, s in zip(padding, shape, kernel, stride))
-    if mixed and kernel[0] != kernel[1]:
-        causes.append(f"the kernel is {kernel[0]}x{kernel[1]}, not square: the rotations of {G.name} do not map "
-                      f"it onto itself")
-    axes = [(name, *config) for name, moved, *config in zip(("height", "width"), (height, width), shape, kernel,
-                                                            stride, pads, padding) if moved]
+    if any(kernel[a] != kernel[b] for a, b in exchanged):
+        causes.append(f"the kernel is {'x'.join(map(str, kernel))}, {cubic}: the rotations of {G.name} {what}"
+                      if dims == 3 else f"the kernel is {kernel[0]}x{kernel[1]}, not {flat}: the rotations of "
+                                        f"{G.name} do not map it onto itself")
+    axes = [(name, *config) for name, on, *config in zip(names, moved, shape, kernel, stride, pads, padding) if on]
     failing = [axis for axis in axes if not is_centred(*axis[1:5])]
-    if len(failing) == 2 and failing[0][1:] == failing[1][1:]:
-        failing = [("height and width",) + failing[0][1:]]
+    if len(failing) > 1 and all(axis[1:] == failing[0][1:] for axis in failing):
+        failing = [(_joined(axis[0] for axis in failing),) + failing[0][1:]]
     causes += [_off_centre(*axis) for axis in failing]
     outputs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(shape, kernel, stride, pads)]
-    if mixed and shape[0] == shape[1] and (stride[0] != stride[1] or outputs[0] != outputs[1]):
-        causes.append(f"strides {stride} and padding {pads} sample height and width differently (output "
-                      f"{outputs[0]}x{outputs[1]}): the 90-degree rotations of {G.name} exchange them")
+    uneven = sorted({b for a, c in exchanged if shape[a] == shape[c] and (stride[a] != stride[c] or outputs[a] !=
+                                                                            outputs[c]) for b in (a, c)})
+    if uneven:
+        causes.append(f"strides {stride} and padding {pads} sample {_joined(names[b] for b in uneven)} differently "
+                      f"(output {'x'.join(map(str, outputs))}): the 90-degree rotations of {G.name} exchange them")
     return causes
 
 
