@@ -28,6 +28,24 @@ from symjax.functional._equivariant_linear import (
     equivariant_linear,
     equivariant_linear_init,
 )
+from symjax.functional._field_layers import (
+    FunctionalGatedNonLinearity,
+    FunctionalInnerBatchNorm,
+    FunctionalNormBatchNorm,
+    FunctionalNormNonLinearity,
+)
+from symjax.functional._fields import (
+    NORM_FUNCTIONS,
+    field_pool,
+    field_types,
+    fourier_field,
+    fourier_pointwise,
+    gated_nonlinearity,
+    gated_rep,
+    norm_nonlinearity,
+    norm_pool,
+    pointwise_nonlinearity,
+)
 from symjax.functional._layer import ParamSpec, default_kernel_init, promote_dtype
 from symjax.functional._norm import FunctionalGroupBatchNorm, group_batch_norm, group_moments
 from symjax.functional._pool import spatial_pool
@@ -38,4 +56,8 @@ __all__ = ["restrict", "restriction_index", "equivariant_linear", "equivariant_l
            "group_pool", "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool",
            "ParamSpec", "default_kernel_init", "promote_dtype", "FunctionalConv", "FunctionalLiftingConv",
            "FunctionalGroupConv", "FunctionalGroupBatchNorm", "FunctionalSetLinear", "FunctionalEquivariantLinear",
+           "field_types", "pointwise_nonlinearity", "norm_nonlinearity", "gated_nonlinearity", "gated_rep",
+           "norm_pool", "field_pool", "fourier_field", "fourier_pointwise", "NORM_FUNCTIONS",
+           "FunctionalNormNonLinearity", "FunctionalGatedNonLinearity", "FunctionalInnerBatchNorm",
+           "FunctionalNormBatchNorm",
            "flatten_group_maps"]
