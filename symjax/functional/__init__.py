@@ -49,10 +49,19 @@ from symjax.functional._fields import (
 from symjax.functional._layer import ParamSpec, default_kernel_init, promote_dtype
 from symjax.functional._norm import FunctionalGroupBatchNorm, group_batch_norm, group_moments
 from symjax.functional._pool import spatial_pool
+from symjax.functional._relaxed import FunctionalRelaxedGroupConv, FunctionalRelaxedLiftingConv, relaxed_penalty
 from symjax.functional._restrict import restrict, restriction_index
 from symjax.functional._set import FunctionalSetLinear, set_linear, set_pool
+from symjax.functional._steerable import (
+    FunctionalSteerableConv,
+    FunctionalSteerableGroupConv,
+    FunctionalSteerableLiftingConv,
+    steerable_conv,
+)
+from symjax.functional._steerable_basis import steerable_basis
 
-__all__ = ["restrict", "restriction_index", "equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv",
+__all__ = ["steerable_basis", "steerable_conv", "FunctionalSteerableConv", "FunctionalSteerableLiftingConv",
+           "FunctionalSteerableGroupConv", "restrict", "restriction_index", "equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv",
            "group_pool", "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool",
            "ParamSpec", "default_kernel_init", "promote_dtype", "FunctionalConv", "FunctionalLiftingConv",
            "FunctionalGroupConv", "FunctionalGroupBatchNorm", "FunctionalSetLinear", "FunctionalEquivariantLinear",
@@ -60,4 +69,4 @@ __all__ = ["restrict", "restriction_index", "equivariant_linear", "equivariant_l
            "norm_pool", "field_pool", "fourier_field", "fourier_pointwise", "NORM_FUNCTIONS",
            "FunctionalNormNonLinearity", "FunctionalGatedNonLinearity", "FunctionalInnerBatchNorm",
            "FunctionalNormBatchNorm",
-           "flatten_group_maps"]
+           "flatten_group_maps", "FunctionalRelaxedLiftingConv", "FunctionalRelaxedGroupConv", "relaxed_penalty"]
