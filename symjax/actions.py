@@ -9,7 +9,11 @@ so nothing branches on a traced value.
 
 Images are channels-last ``(..., H, W, C)``; a 2x2 group matrix acts on
 coordinates ``(x, y)`` with ``x`` along the width (to the right) and ``y`` up
-the height axis (row 0 is the top).
+the height axis (row 0 is the top). A group of 3x3 matrices (``octahedral()``,
+``full_octahedral()``) acts on volumes ``(..., D, H, W, C)`` and on
+``(..., D, H, W, C, |G|)``: its matrices act on ``(x, y, z)``, ``x`` and ``y``
+as above in every depth slice and ``z`` along the depth axis (slice 0 first)
+(:mod:`symjax.geometry`).
 
 >>> import jax.numpy as jnp
 >>> from symjax import actions, groups
@@ -25,7 +29,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symjax.geometry import grid_plan, is_exact_on_grid, pixel_index, regular_index, resample, transform_exact
+from symjax.geometry import (
+    grid_plan,
+    is_exact_on_grid,
+    pixel_index,
+    regular_index,
+    resample,
+    transform_exact,
+    transform_voxels,
+    voxel_index,
+    voxel_plan,
+)
 from symjax.groups import FiniteGroup, LieGroup
 from symjax.groups._elements import concrete_element
 
@@ -47,16 +61,21 @@ def _check_image(x, fn: str, argname: str = "x", min_ndim: int = 3) -> jax.Array
 
 
 def on_image(G: FiniteGroup, g, x: jax.Array) -> jax.Array:
-    """Act with element ``g`` on the spatial axes ``(-3, -2)`` of ``x`` (``(..., H, W, C)``).
+    """Act with element ``g`` on the spatial axes ``(-3, -2)`` of images ``(..., H, W, C)`` (``(-4, -3, -2)`` of volumes).
 
     Exact pixel permutations for C1, C2, C4, D1, D2, D4 (``jnp.rot90`` and
     width flips); other groups with 2x2 matrices are applied by bilinear
-    interpolation (approximate).
+    interpolation (approximate). A group of 3x3 signed permutation matrices
+    (``octahedral()``, ``full_octahedral()``, their subgroups) permutes the
+    voxels of volumes ``(..., D, H, W, C)`` exactly (transposes and flips):
+    the voxel at coordinates ``p`` moves to ``matrices[g] @ p``, with ``(x, y)``
+    as for images in every depth slice and ``z`` along the depth axis.
 
     Args:
-      G: a finite group with 2x2 ``matrices`` (``cyclic(n)``, ``dihedral(n)``, ...).
+      G: a finite group with 2x2 ``matrices`` (``cyclic(n)``, ``dihedral(n)``, ...) or 3x3 signed permutations.
       g: the element (int or traced int32 scalar).
-      x: images ``(..., H, W, C)``; ``H == W`` when ``G`` has a 90-degree rotation.
+      x: images ``(..., H, W, C)``; ``H == W`` when ``G`` has a 90-degree rotation. Volumes
+        ``(..., D, H, W, C)`` for 3x3 matrices; the axes an element exchanges must have equal sizes.
 
     Returns:
       The transformed images, same shape as ``x``.
@@ -66,8 +85,14 @@ def on_image(G: FiniteGroup, g, x: jax.Array) -> jax.Array:
     >>> x = jnp.arange(6.0).reshape(1, 2, 3, 1)
     >>> on_image(groups.dihedral(1), 1, x)[0, ..., 0].tolist()  # the width flip
     [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]
+    >>> v = jnp.arange(8.0).reshape(2, 2, 2, 1)
+    >>> on_image(groups.octahedral(), 1, v)[0, ..., 0].tolist()  # a quarter turn about z turns each slice
+    [[1.0, 3.0], [0.0, 2.0]]
     """
     G = _check_group(G, "on_image")
+    plan3 = voxel_plan(G)
+    if plan3 is not None:
+        return _on_volume(G, plan3, g, jnp.asarray(x))
     x = _check_image(x, "on_image")
     plan = grid_plan(G)
     gi = concrete_element(g, G.order)
@@ -87,16 +112,34 @@ def on_image(G: FiniteGroup, g, x: jax.Array) -> jax.Array:
     return jnp.take(flat, index, axis=-2).reshape(x.shape)
 
 
+def _on_volume(G: FiniteGroup, plan, g, x: jax.Array) -> jax.Array:
+    """:func:`on_image` for a group with a voxel plan."""
+    if x.ndim < 4:
+        raise ValueError(f"on_image with {G.name} (3x3 matrices) acts on volumes (..., D, H, W, C), got x of shape "
+                         f"{x.shape} (images (..., H, W, C) need a group with 2x2 matrices)")
+    shape = x.shape[-4:-1]
+    if any(shape[a] != shape[b] for axes, _ in plan for b, a in enumerate(axes)):
+        raise ValueError(f"on_image with {G.name} exchanges spatial axes, which then need equal sizes, got x with "
+                         f"D={shape[0]}, H={shape[1]}, W={shape[2]}")
+    gi = concrete_element(g, G.order)
+    if gi is not None:
+        return transform_voxels(x, *plan[gi])
+    index = jnp.asarray(voxel_index(G, *shape))[g]
+    flat = x.reshape(x.shape[:-4] + (-1, x.shape[-1]))
+    return jnp.take(flat, index, axis=-2).reshape(x.shape)
+
+
 def on_group_image(G: FiniteGroup, g, f: jax.Array) -> jax.Array:
     """The left regular action on group feature maps ``(..., H, W, C, |G|)``.
 
     ``out[..., h] = S_g(f)[..., g^-1 h]``: the spatial axes ``(-4, -3)`` move as
-    :func:`on_image` moves an image, then the group axis is permuted.
+    :func:`on_image` moves an image (``(-5, -4, -3)`` as it moves a volume, for
+    a group of 3x3 matrices), then the group axis is permuted.
 
     Args:
       G: a finite group.
       g: the element (int or traced int32 scalar).
-      f: ``(..., H, W, C, |G|)``.
+      f: ``(..., H, W, C, |G|)``; ``(..., D, H, W, C, |G|)`` for a group of 3x3 matrices.
 
     Returns:
       Same shape as ``f``.
@@ -109,6 +152,9 @@ def on_group_image(G: FiniteGroup, g, f: jax.Array) -> jax.Array:
     """
     G = _check_group(G, "on_group_image")
     f = _check_image(f, "on_group_image", "f", min_ndim=4)
+    if f.ndim < 5 and voxel_plan(G) is not None:
+        raise ValueError(f"on_group_image with {G.name} (3x3 matrices) expects f of shape (..., D, H, W, C, |G|), "
+                         f"got shape {f.shape}")
     if f.shape[-1] != G.order:
         raise ValueError(f"on_group_image expects the last axis of f to have size |G| = {G.order} "
                          f"({G.name}), got {f.shape[-1]} (f has shape {f.shape})")

@@ -40,7 +40,8 @@ import numpy as np
 from symjax.groups import FiniteGroup, cyclic, dihedral, trivial
 
 __all__ = ["EXACT_GROUP_NAMES", "exact_groups", "grid_plan", "is_exact_on_grid", "is_planar",
-           "transform_exact", "pixel_index", "voxel_plan", "transform_voxels", "voxel_index", "spatial_dims", "regular_index", "bilinear_taps", "resample",
+           "transform_exact", "pixel_index", "voxel_plan", "transform_voxels", "voxel_index", "spatial_dims",
+           "regular_index", "bilinear_taps", "resample",
            "interpolation_matrix", "disc_mask", "EquivarianceWarning", "axis_padding", "is_centred",
            "equivariance_pitfalls"]
 
