@@ -36,22 +36,32 @@ from symjax.symmetry._measures import (
     numerical_rank,
     sparsity,
 )
+from symjax.symmetry._offgrid import (
+    OffGridErrors,
+    check_offgrid_equivariance,
+    gaussian_blobs,
+    offgrid_equivariance,
+)
 from symjax.symmetry._removal import Syre, SymmetryRemoval, remove_symmetry
 
 __all__ = [
     "EquivarianceError",
+    "OffGridErrors",
     "Syre",
     "SymmetryRemoval",
     "check_equivariance",
+    "check_offgrid_equivariance",
     "distance_to_symmetric",
     "effective_rank",
     "equivariance_error",
+    "gaussian_blobs",
     "low_rankness",
     "mirror_distance",
     "neural_collapse",
     "neuron_collapse",
     "neuron_distance",
     "numerical_rank",
+    "offgrid_equivariance",
     "remove_symmetry",
     "sparsity",
 ]
