@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from symjax import functional as F
 from symjax.functional._checks import Padding, check_group_maps
+from symjax.functional._steerable import regular_conv
 from symjax.groups import FiniteGroup
 
 __all__ = ["ConvWrapper", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
@@ -63,6 +64,7 @@ class _Conv(ConvWrapper):
     bias_init: Initializer = nn.initializers.zeros_init()
     precision: Any = None
     strict: bool = False
+    basis: str | None = None
 
 
 def _conv_config(m: _Conv) -> dict[str, Any]:
@@ -95,6 +97,10 @@ class LiftingConv(_Conv):
         a non-square input with 90-degree rotations, a group that rotates by
         interpolation: :func:`symjax.geometry.equivariance_pitfalls`) raises
         ``ValueError`` when traced; by default it warns :class:`symjax.EquivarianceWarning`.
+      basis: the kernel construction: ``"steerable"`` (coefficients ``weights`` ``(F, cin, features)``
+        over band-limited ring harmonics, rotated analytically: :class:`symjax.functional.FunctionalSteerableLiftingConv`)
+        or ``"bilinear"`` (the free ``kernel`` moved by each element: exact index maps on the grid, bilinear
+        interpolation off it); default ``None``: steerable for the groups not exact on the pixel grid.
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax import groups
@@ -106,7 +112,7 @@ class LiftingConv(_Conv):
 
     @property
     def functional(self) -> F.FunctionalLiftingConv:
-        return F.FunctionalLiftingConv(self.group, self.features, **_conv_config(self))
+        return regular_conv("lifting", self.group, self.features, self.basis, **_conv_config(self))
 
 
 class GroupConv(_Conv):
@@ -124,7 +130,7 @@ class GroupConv(_Conv):
 
     @property
     def functional(self) -> F.FunctionalGroupConv:
-        return F.FunctionalGroupConv(self.group, self.features, **_conv_config(self))
+        return regular_conv("group", self.group, self.features, self.basis, **_conv_config(self))
 
 
 class GroupPool(nn.Module):

@@ -13,6 +13,7 @@ from flax import nnx
 
 from symjax import functional as F
 from symjax.functional._checks import Padding, check_group_maps
+from symjax.functional._steerable import regular_conv
 from symjax.groups import FiniteGroup
 
 __all__ = ["ConvWrapper", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
@@ -96,7 +97,7 @@ class _Conv(ConvWrapper):
 class LiftingConv(_Conv):
     """Lifting convolution ``(N, H, W, in_features) -> (N, H', W', out_features, |G|)``.
 
-    Arguments as :class:`symjax.nn.LiftingConv` (``strict`` keyword-only), with the input
+    Arguments as :class:`symjax.nn.LiftingConv` (``strict``, ``basis`` keyword-only), with the input
     channels ``in_features`` given up front and ``rngs`` for initialisation.
 
     >>> import jax.numpy as jnp
@@ -112,9 +113,9 @@ class LiftingConv(_Conv):
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, strict: bool = False,
-                 rngs: nnx.Rngs):
-        super().__init__(F.FunctionalLiftingConv(
-            group, out_features, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+                 basis: str | None = None, rngs: nnx.Rngs):
+        super().__init__(regular_conv(
+            "lifting", group, out_features, basis, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
             precision=precision, strict=strict), in_features, rngs=rngs)
 
@@ -137,9 +138,9 @@ class GroupConv(_Conv):
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, strict: bool = False,
-                 rngs: nnx.Rngs):
-        super().__init__(F.FunctionalGroupConv(
-            group, out_features, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+                 basis: str | None = None, rngs: nnx.Rngs):
+        super().__init__(regular_conv(
+            "group", group, out_features, basis, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
             precision=precision, strict=strict), in_features, rngs=rngs)
 

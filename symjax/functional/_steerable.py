@@ -1,0 +1,591 @@
+"""Steerable convolutions: kernels expanded from coefficients over a steerable basis, then one convolution.
+
+:class:`FunctionalSteerableConv` maps fields of any type ``in_rep`` to fields of
+any type ``out_rep`` of a planar group (``(N, H, W, in_rep.dim) -> (N, H', W',
+out_rep.dim)``, escnn's ``R2Conv``); :class:`FunctionalSteerableLiftingConv` and
+:class:`FunctionalSteerableGroupConv` are the lifting and group convolutions of
+:mod:`symjax.nn` with their kernel in the steerable basis of the regular
+representation (the default of ``LiftingConv``/``GroupConv`` for the groups that
+are not exact on the pixel grid). One coefficient per basis element
+(:mod:`symjax.functional` ``steerable_basis``), expanded by one einsum per pair of
+field types into a plain kernel, one ``lax.conv_general_dilated``; the export
+folds the expansion (:meth:`FunctionalConv.expand`).
+
+Initialisation (escnn's generalised He): the coefficients of each pair of field
+types are normal with the variance that gives every output component
+``E[sum_(taps, inputs) kernel^2] = 2``, split over the input field types by their
+dimension, computed from the basis (``energy``), so C8/C16 networks keep the
+activation scale of C4 networks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from typing import Any, ClassVar, Mapping, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from symjax.functional._checks import (
+    Padding,
+    canonical_kernel_size,
+    canonical_padding,
+    canonical_strides,
+    check_features,
+    check_rank,
+)
+from symjax.functional._conv_layer import FunctionalGroupConv, FunctionalLiftingConv, FunctionalConv
+from symjax.functional._layer import ParamSpec, promote_dtype
+from symjax.functional._steerable_basis import (
+    PairBasis,
+    RingSettings,
+    check_planar,
+    pair_basis,
+    ring_settings,
+    summands,
+)
+from symjax.geometry import (
+    EquivarianceWarning,
+    equivariance_pitfalls,
+    exact_groups,
+    is_exact_on_grid,
+    is_planar,
+    regular_index,
+)
+from symjax.groups import FiniteGroup, Regular, Rep, Trivial, invariant_basis
+
+__all__ = ["FunctionalSteerableConv", "FunctionalSteerableLiftingConv", "FunctionalSteerableGroupConv",
+           "steerable_conv", "regular_conv", "BASES", "HE_GAIN", "grid_subgroup", "check_steerable_config"]
+
+Params = Mapping[str, jax.Array]
+
+HE_GAIN = 2.0
+"""``E[sum kernel^2]`` per output component at initialisation (He's gain for ReLU networks)."""
+
+
+# -- the grid subgroup and the configuration check -------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def grid_subgroup(G) -> FiniteGroup:
+    """The largest group of :func:`symjax.geometry.exact_groups` inside the planar group ``G`` (by matrices).
+
+    >>> from symjax import groups
+    >>> grid_subgroup(groups.dihedral(8)).name, grid_subgroup(groups.cyclic(6)).name, grid_subgroup(groups.SO(2)).name
+    ('D4', 'C2', 'C4')
+    """
+    if isinstance(G, FiniteGroup):
+        mats = np.asarray(G.matrices, np.float64)
+        exact = {tuple(np.round(m).astype(int).ravel()) for m in mats if np.abs(m - np.round(m)).max() < 1e-9}
+    else:
+        exact = None
+    best = exact_groups()[0]
+    for H in exact_groups():
+        inside = {tuple(np.round(m).astype(int).ravel()) for m in H.matrices}
+        fits = (G.kind == "O" or np.linalg.det(H.matrices).min() > 0) if exact is None else inside <= exact
+        if fits and H.order > best.order:
+            best = H
+    return best
+
+
+@functools.lru_cache(maxsize=256)
+def _causes(G, input_shape, kernel_size, strides, padding) -> tuple[str, ...]:
+    H = grid_subgroup(G)
+    causes = [] if isinstance(G, FiniteGroup) and G.order == H.order else [
+        f"{G.name} is not exact on the pixel grid: its steerable kernels are sampled on the grid, so equivariance is "
+        f"exact for the elements that map the grid onto itself ({H.name}: multiples of 90 degrees, the flips) and "
+        f"approximate for the others"]
+    return tuple(causes + equivariance_pitfalls(H, input_shape, kernel_size, strides, padding))
+
+
+def check_steerable_config(G, input_shape, kernel_size, strides, padding, fn: str, strict: bool) -> None:
+    """Warn :class:`~symjax.geometry.EquivarianceWarning` (or raise ``ValueError`` with ``strict``) naming the causes."""
+    if not all(isinstance(n, int) for n in tuple(input_shape) + tuple(kernel_size)):
+        return
+    causes = _causes(G, tuple(input_shape), tuple(kernel_size), tuple(strides), padding)
+    if not causes:
+        return
+    message = (f"{fn} over {G.name} with input {input_shape[0]}x{input_shape[1]}, kernel "
+               f"{kernel_size[0]}x{kernel_size[1]}, strides {tuple(strides)} and padding {padding!r} cannot be "
+               f"exactly equivariant: {'; '.join(causes)}")
+    if strict:
+        raise ValueError(f"{message} (strict=True)")
+    warnings.warn(f"{message}. Pass strict=True to raise instead, or filter symjax.EquivarianceWarning",
+                  EquivarianceWarning, stacklevel=5)
+
+
+def _convolve(x, kernel, strides, padding, precision):
+    return lax.conv_general_dilated(x, kernel, window_strides=strides, padding=padding,
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision)
+
+
+# -- the expansion plan ----------------------------------------------------------------------------------
+
+class _Block(NamedTuple):
+    t_in: int
+    t_out: int
+    basis: PairBasis
+    offset: int
+    shape: tuple[int, ...]
+    std: float
+
+
+class Plan(NamedTuple):
+    """How a flat coefficient vector becomes the kernel ``(P, din, dout)`` of ``in_rep -> out_rep``."""
+
+    types_in: tuple[Rep, ...]
+    types_out: tuple[Rep, ...]
+    mult_in: tuple[int, ...]
+    mult_out: tuple[int, ...]
+    blocks: tuple[_Block, ...]
+    size: int
+    perm_in: np.ndarray | None
+    perm_out: np.ndarray | None
+    bias_matrix: np.ndarray
+    group_index: np.ndarray | None
+
+
+def _types(rep: Rep):
+    """Distinct summand types (first appearance), multiplicities, and the permutation to the original order."""
+    parts = summands(rep)
+    types = tuple(dict.fromkeys(parts))
+    mult = tuple(sum(p == t for p in parts) for t in types)
+    starts, pos = {}, 0
+    for t in types:  # the sorted layout: all copies of type 0, then type 1, ...
+        starts[t] = pos
+        pos += t.dim * mult[types.index(t)]
+    seen = {t: 0 for t in types}
+    perm = []
+    for p in parts:
+        base = starts[p] + seen[p] * p.dim
+        perm.extend(range(base, base + p.dim))
+        seen[p] += 1
+    perm = np.asarray(perm, np.int32)
+    return types, mult, (None if np.array_equal(perm, np.arange(len(perm))) else perm)
+
+
+def _bias_matrix(rep: Rep) -> np.ndarray:
+    """``(n_invariants, dim)``: the invariant vectors of each summand, placed at its position."""
+    rows, pos = [], 0
+    for p in summands(rep):
+        for v in invariant_basis(p):
+            row = np.zeros(rep.dim, np.float32)
+            row[pos:pos + p.dim] = v
+            rows.append(row)
+        pos += p.dim
+    return np.stack(rows) if rows else np.zeros((0, rep.dim), np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def plan(in_rep: Rep, out_rep: Rep, settings: RingSettings) -> Plan:
+    """The cached :class:`Plan` of a steerable kernel ``in_rep -> out_rep`` (every pair of summand types solved once)."""
+    types_in, mult_in, perm_in = _types(in_rep)
+    types_out, mult_out, perm_out = _types(out_rep)
+    blocks, offset = [], 0
+    for o, b in enumerate(types_out):
+        pairs = [(i, a, pair_basis(a, b, settings)) for i, a in enumerate(types_in)]
+        live = [(i, a, basis) for i, a, basis in pairs if basis.size and basis.energy > 0]
+        fan_in = sum(mult_in[i] * a.dim for i, a, _ in live)
+        for i, a, basis in live:
+            if basis.kind == "regular":
+                shape = (basis.harmonics.shape[1], mult_in[i], a.dim, mult_out[o])
+            else:
+                shape = (basis.size, mult_in[i], mult_out[o])
+            std = math.sqrt(HE_GAIN * a.dim / (fan_in * basis.energy))
+            blocks.append(_Block(i, o, basis, offset, shape, std))
+            offset += math.prod(shape)
+    G = in_rep.group
+    group_index = regular_index(G).astype(np.int32) if isinstance(G, FiniteGroup) else None
+    return Plan(types_in, types_out, mult_in, mult_out, tuple(blocks), offset, perm_in, perm_out,
+                _bias_matrix(out_rep), group_index)
+
+
+def _expand_block(block: _Block, w: jax.Array, group_index) -> jax.Array:
+    """``(P, m_in*d_in, m_out*d_out)`` from the block's coefficients ``w`` (its ``shape``)."""
+    basis = block.basis
+    if basis.kind == "regular":
+        n = basis.harmonics.shape[0]
+        permuted = w[:, :, group_index]  # (F, m_in, n_h, n_k, m_out): coefficient of h^-1 k
+        psi = jnp.asarray(basis.harmonics / math.sqrt(n), w.dtype)
+        taps = jnp.einsum("hfp,fchko->pckoh", psi, permuted)
+        return taps.reshape(taps.shape[0], -1, taps.shape[3] * n)
+    tensor = jnp.asarray(basis.tensor, w.dtype)
+    taps = jnp.einsum("bpio,bIO->pIiOo", tensor, w)
+    p, mi, di, mo, do = taps.shape
+    return taps.reshape(p, mi * di, mo * do)
+
+
+def expand_kernel(p: Plan, weights: jax.Array, kernel_size: int) -> jax.Array:
+    """The kernel ``(k, k, din, dout)`` of the flat coefficients ``weights`` ``(p.size,)``."""
+    taps = kernel_size * kernel_size
+    by_pair = {}
+    for block in p.blocks:
+        w = weights[block.offset:block.offset + math.prod(block.shape)].reshape(block.shape)
+        by_pair[block.t_in, block.t_out] = _expand_block(block, w, p.group_index)
+    columns = []
+    for o, b in enumerate(p.types_out):
+        rows = [by_pair.get((i, o), jnp.zeros((taps, m * a.dim, p.mult_out[o] * b.dim), weights.dtype))
+                for i, (a, m) in enumerate(zip(p.types_in, p.mult_in))]
+        columns.append(jnp.concatenate(rows, axis=1))
+    kernel = jnp.concatenate(columns, axis=2)
+    if p.perm_in is not None:
+        kernel = kernel[:, p.perm_in]
+    if p.perm_out is not None:
+        kernel = kernel[:, :, p.perm_out]
+    return kernel.reshape((kernel_size, kernel_size) + kernel.shape[1:])
+
+
+def _normal_init(stds: tuple[tuple[int, float], ...]):
+    """An initialiser drawing one normal vector scaled per block: ``stds`` is ``((size, std), ...)``."""
+    scale = np.concatenate([np.full(n, s, np.float32) for n, s in stds]) if stds else np.zeros(0, np.float32)
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.normal(key, shape, dtype) * jnp.asarray(scale.reshape(shape), dtype)
+
+    return init
+
+
+def _canonical(value):
+    """Lists in the basis settings as tuples (the definition is hashable)."""
+    return tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else value
+
+
+# -- the general steerable convolution -------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalSteerableConv(FunctionalConv):
+    """Steerable convolution ``(N, H, W, in_rep.dim) -> (N, H', W', out_rep.dim)`` between field types (escnn's ``R2Conv``).
+
+    Parameters: ``weights`` ``(B,)``, one coefficient per element of the steerable basis
+    of every pair of summands (``steerable_basis``: rings times circular harmonics,
+    band-limited), and with ``use_bias`` ``bias`` ``(n,)``, one per invariant direction of
+    each output summand (the trivial components; none: the bias is zero). The kernel
+    ``(kh, kw, in_rep.dim, out_rep.dim)`` is expanded by one einsum per pair of summand
+    types and applied by one convolution; ``k(g x) = rho_out(g) k(x) rho_in(g)^-1``,
+    exactly for the elements that map the pixel grid onto itself.
+
+    Args:
+      in_rep, out_rep: representations (field types) of one planar group: ``cyclic(n)``,
+        ``dihedral(n)``, ``SO(2)``, ``O(2)``; direct sums are solved summand by summand
+        (``Regular`` summands in closed form).
+      kernel_size: ``k`` or ``(k, k)``.
+      strides, padding, precision: as :func:`~symjax.functional.lifting_conv`.
+      use_bias: a bias on the invariant components of the output.
+      dtype, param_dtype: computation and parameter dtypes.
+      strict: a configuration that cannot be exactly equivariant (a group not exact on the
+        grid, an off-centre stride or padding, ...) raises instead of warning
+        :class:`symjax.EquivarianceWarning`.
+      rings, sigma, max_frequency: the radial profile and band limit
+        (``steerable_basis``; escnn's defaults).
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import groups
+    >>> C4 = groups.cyclic(4)
+    >>> conv = FunctionalSteerableConv(groups.Irrep(C4, 1) + groups.Trivial(C4), 2 * groups.Irrep(C4, 1))
+    >>> [(s.name, s.shape) for s in conv.param_specs(3)]
+    [('weights', (20,))]
+    >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in conv.param_specs(3)}
+    >>> conv.apply(params, jnp.ones((2, 7, 7, 3))).shape
+    (2, 7, 7, 4)
+    """
+
+    name: ClassVar[str] = "SteerableConv"
+    param_names: ClassVar[tuple[str, ...]] = ("weights", "bias")
+
+    in_rep: Rep
+    out_rep: Rep
+    kernel_size: int | Sequence[int] = 3
+    strides: int | Sequence[int] = 1
+    padding: Padding = "SAME"
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    precision: Any = None
+    strict: bool = False
+    rings: Sequence[float] | None = None
+    sigma: float | Sequence[float] | None = None
+    max_frequency: int | Sequence[int] | None = None
+
+    def __post_init__(self):
+        for argname in ("in_rep", "out_rep"):
+            if not isinstance(getattr(self, argname), Rep):
+                raise TypeError(f"{self.name} expects {argname} to be a symjax.groups.Rep, got "
+                                f"{type(getattr(self, argname)).__name__}")
+        if self.in_rep.group != self.out_rep.group:
+            raise ValueError(f"{self.name} expects in_rep and out_rep of one group, got {self.in_rep.group.name} and "
+                             f"{self.out_rep.group.name}")
+        check_planar(self.in_rep.group)
+        object.__setattr__(self, "kernel_size", canonical_kernel_size(self.kernel_size, self.name))
+        object.__setattr__(self, "strides", canonical_strides(self.strides, self.name))
+        object.__setattr__(self, "padding", canonical_padding(self.padding, self.name))
+        for field in ("rings", "sigma", "max_frequency"):
+            object.__setattr__(self, field, _canonical(getattr(self, field)))
+        self.settings  # validates the basis settings now
+
+    @property
+    def settings(self) -> RingSettings:
+        """The canonical radial profile and band limit of the basis."""
+        return ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
+
+    @property
+    def plan(self) -> Plan:
+        return plan(self.in_rep, self.out_rep, self.settings)
+
+    @property
+    def group(self):
+        return self.in_rep.group
+
+    input_rank: ClassVar[int] = 4
+
+    @property
+    def plain_features(self) -> int:
+        return self.out_rep.dim
+
+    def in_features(self, x) -> int:
+        x = check_rank(x, 4, self.name, "(N, H, W, in_rep.dim)")
+        if x.shape[-1] != self.in_rep.dim:
+            raise ValueError(f"{self.name} expects x with in_rep.dim = {self.in_rep.dim} channels (the last axis), "
+                             f"got shape {x.shape}")
+        return x.shape[-1]
+
+    def param_specs(self, in_features: int) -> tuple[ParamSpec, ...]:
+        check_features(in_features, self.name, "in_features (the input channels)")
+        if in_features != self.in_rep.dim:
+            raise ValueError(f"{self.name} expects in_features = in_rep.dim = {self.in_rep.dim}, got {in_features}")
+        p = self.plan
+        stds = tuple((math.prod(b.shape), b.std) for b in p.blocks)
+        specs = (ParamSpec("weights", (p.size,), _normal_init(stds), self.param_dtype),)
+        if self.use_bias and len(p.bias_matrix):
+            specs += (ParamSpec("bias", (len(p.bias_matrix),), jax.nn.initializers.zeros, self.param_dtype),)
+        return specs
+
+    def kernel(self, params: Params) -> jax.Array:
+        """The plain kernel ``(kh, kw, in_rep.dim, out_rep.dim)``."""
+        return expand_kernel(self.plan, params["weights"], self.kernel_size[0])
+
+    def bias_vector(self, params: Params) -> jax.Array | None:
+        """The bias ``(out_rep.dim,)`` on the invariant components, or ``None``."""
+        if params.get("bias") is None:
+            return None
+        return params["bias"] @ jnp.asarray(self.plan.bias_matrix, params["bias"].dtype)
+
+    def apply(self, params: Params, x) -> jax.Array:
+        self.in_features(x)
+        x, kernel, bias = promote_dtype(x, self.kernel(params), self.bias_vector(params), dtype=self.dtype)
+        check_steerable_config(self.group, x.shape[1:3], self.kernel_size, self.strides, self.padding, self.name,
+                               self.strict)
+        y = _convolve(x, kernel, self.strides, self.padding, self.precision)
+        return y if bias is None else y + bias
+
+    def expand(self, params: Params) -> dict[str, jax.Array]:
+        plain = {"kernel": self.kernel(params)}
+        if self.use_bias:
+            bias = self.bias_vector(params)
+            plain["bias"] = jnp.zeros(self.out_rep.dim, plain["kernel"].dtype) if bias is None else bias
+        return plain
+
+    def flatten_input(self, x) -> jax.Array:
+        self.in_features(x)
+        return jnp.asarray(x)
+
+    def unflatten_output(self, y: jax.Array) -> jax.Array:
+        return y
+
+    def is_group_map(self, y) -> bool:
+        return False
+
+    def input_like(self, x, params: Params) -> jax.Array:
+        return jnp.zeros(x.shape[:3] + (self.in_rep.dim,), x.dtype)
+
+
+def steerable_conv(x: jax.Array, weights: jax.Array, in_rep: Rep, out_rep: Rep, *,
+                   kernel_size: int | Sequence[int] = 3, strides=1, padding: Padding = "SAME",
+                   bias: jax.Array | None = None, precision=None, strict: bool = False,
+                   rings: Sequence[float] | None = None, sigma: float | Sequence[float] | None = None,
+                   max_frequency: int | Sequence[int] | None = None) -> jax.Array:
+    """Steerable convolution of ``in_rep`` fields to ``out_rep`` fields from basis coefficients.
+
+    Args:
+      x: ``(N, H, W, in_rep.dim)``.
+      weights: ``(B,)`` coefficients (the ``weights`` of :class:`FunctionalSteerableConv`).
+      in_rep, out_rep, kernel_size, strides, padding, precision, strict, rings, sigma,
+        max_frequency: as :class:`FunctionalSteerableConv`.
+      bias: optional ``(n,)`` coefficients of the output's invariant directions.
+
+    Returns:
+      ``(N, H', W', out_rep.dim)``.
+
+    >>> import jax.numpy as jnp
+    >>> from symjax import actions, groups
+    >>> C4 = groups.cyclic(4)
+    >>> psi = groups.Irrep(C4, 1)  # vectors: a quarter turn rotates the field's value too
+    >>> x = jnp.sin(jnp.arange(98.0)).reshape(1, 7, 7, 2)
+    >>> w = jnp.cos(jnp.arange(8.0))
+    >>> y = steerable_conv(x, w, psi, psi)
+    >>> turn = lambda f: jnp.rot90(f, 1, axes=(1, 2)) @ psi.rho(1).T
+    >>> bool(jnp.allclose(steerable_conv(turn(x), w, psi, psi), turn(y), atol=1e-5))
+    True
+    """
+    layer = FunctionalSteerableConv(in_rep, out_rep, kernel_size, strides, padding, bias is not None,
+                                    precision=precision, strict=strict, rings=rings, sigma=sigma,
+                                    max_frequency=max_frequency)
+    if jnp.shape(weights) != (layer.plan.size,):
+        raise ValueError(f"steerable_conv expects weights of shape ({layer.plan.size},) for {in_rep!r} -> "
+                         f"{out_rep!r}, got {jnp.shape(weights)}")
+    params = {"weights": jnp.asarray(weights)}
+    if bias is not None:
+        params["bias"] = jnp.asarray(bias)
+    return layer.apply(params, x)
+
+
+# -- the lifting and group convolutions in the steerable basis ---------------------------------------------
+
+class _SteerableRegular:
+    """Shared by the steerable lifting and group convolutions: ``weights`` instead of ``kernel``."""
+
+    param_names: ClassVar[tuple[str, ...]] = ("weights", "bias")
+
+    def _plan(self, in_features: int) -> Plan:
+        G = self.group
+        settings = ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
+        return plan(self.field_type(in_features), self.out_features * Regular(G), settings)
+
+    def param_specs(self, in_features: int) -> tuple[ParamSpec, ...]:
+        check_features(in_features, self.name, "in_features (the input channels)")
+        p = self._plan(in_features)
+        (block,) = p.blocks
+        shape = self.weights_shape(block)
+        weights = ParamSpec("weights", shape, _normal_init(((math.prod(shape), block.std),)), self.param_dtype)
+        if not self.use_bias:
+            return (weights,)
+        return weights, ParamSpec("bias", (self.out_features,), self.bias_init, self.param_dtype)
+
+    def kernel(self, params: Params) -> jax.Array:
+        """The expanded kernel ``(kh, kw, cin_flat, out_features*|G|)`` (channels ``c*|G| + g``)."""
+        w = params["weights"]
+        p = self._plan(w.shape[1])
+        return expand_kernel(p, w.reshape(-1), self.kernel_size[0])
+
+    def expand_kernel(self, kernel: jax.Array) -> jax.Array:
+        return kernel
+
+    def convolve(self, x, kernel, bias) -> jax.Array:
+        self.in_features(x)
+        flat = x.reshape(x.shape[:3] + (-1,))
+        check_steerable_config(self.group, flat.shape[1:3], self.kernel_size, self.strides, self.padding, self.name,
+                               self.strict)
+        y = _convolve(flat, kernel, self.strides, self.padding, self.precision)
+        if bias is not None:
+            y = y + jnp.repeat(bias, self.group.order)
+        return self.unflatten_output(y)
+
+    def input_like(self, x, params: Params) -> jax.Array:
+        features = self.feature_shape(params["weights"].shape[1])
+        return jnp.zeros(x.shape[:x.ndim - len(features)] + features, x.dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalSteerableLiftingConv(_SteerableRegular, FunctionalLiftingConv):
+    """:class:`~symjax.functional.FunctionalLiftingConv` with its kernel in the steerable basis (``LiftingConv``'s default off the grid).
+
+    Parameters ``weights`` ``(F, cin, out_features)``: the coefficients of the
+    kernel over ``F`` whitened ring harmonics (``steerable_basis(Trivial, Regular)``);
+    the copy for element ``h`` is that band-limited kernel rotated by ``h`` analytically
+    and sampled, so the layer is exactly equivariant for the elements that map the grid
+    onto itself and approximately (band-limited) for the others. ``bias`` ``(out_features,)``
+    as the lifting convolution's. Other arguments as :class:`~symjax.functional.FunctionalLiftingConv`
+    (``kernel_init`` is not used: the initialisation is computed from the basis), and
+    ``rings``, ``sigma``, ``max_frequency`` of the basis.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from symjax import groups
+    >>> conv = FunctionalSteerableLiftingConv(groups.cyclic(8), 4, kernel_size=5)
+    >>> [(s.name, s.shape) for s in conv.param_specs(3)]
+    [('weights', (11, 3, 4)), ('bias', (4,))]
+    """
+
+    name: ClassVar[str] = "LiftingConv"
+    rings: Sequence[float] | None = None
+    sigma: float | Sequence[float] | None = None
+    max_frequency: int | Sequence[int] | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        for field in ("rings", "sigma", "max_frequency"):
+            object.__setattr__(self, field, _canonical(getattr(self, field)))
+        ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
+
+    def field_type(self, in_features: int) -> Rep:
+        return in_features * Trivial(self.group)
+
+    def weights_shape(self, block: _Block) -> tuple[int, ...]:
+        return block.shape
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalSteerableGroupConv(_SteerableRegular, FunctionalGroupConv):
+    """:class:`~symjax.functional.FunctionalGroupConv` with its kernel in the steerable basis (``GroupConv``'s default off the grid).
+
+    Parameters ``weights`` ``(F, cin, |G|, out_features)``: a free kernel on the group
+    axis whose spatial part is ``F`` whitened ring harmonics (regular-to-regular
+    steerable basis); the block for output element ``h`` is that kernel moved by ``h``
+    (rotated analytically, group axis permuted). Arguments as
+    :class:`FunctionalSteerableLiftingConv`.
+
+    >>> from symjax import groups
+    >>> conv = FunctionalSteerableGroupConv(groups.dihedral(8), 2, kernel_size=5, use_bias=False)
+    >>> [(s.name, s.shape) for s in conv.param_specs(3)]
+    [('weights', (11, 3, 16, 2))]
+    """
+
+    name: ClassVar[str] = "GroupConv"
+    rings: Sequence[float] | None = None
+    sigma: float | Sequence[float] | None = None
+    max_frequency: int | Sequence[int] | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        for field in ("rings", "sigma", "max_frequency"):
+            object.__setattr__(self, field, _canonical(getattr(self, field)))
+        ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
+
+    def field_type(self, in_features: int) -> Rep:
+        return in_features * Regular(self.group)
+
+    def weights_shape(self, block: _Block) -> tuple[int, ...]:
+        f, cin, n, cout = block.shape
+        return f, cin, n, cout
+
+
+BASES = ("steerable", "bilinear")
+"""The kernel constructions of ``LiftingConv``/``GroupConv``: ``basis=`` one of these, or ``None`` (the default)."""
+
+
+def regular_conv(kind: str, group, out_features: int, basis: str | None = None, **config) -> FunctionalConv:
+    """The functional definition of a lifting (``kind="lifting"``) or group convolution with the chosen kernel basis.
+
+    ``basis=None`` is ``"bilinear"`` for the groups exact on the pixel grid (the free
+    kernel moved by exact index maps, unchanged) and ``"steerable"`` for the others
+    (:class:`FunctionalSteerableLiftingConv`, :class:`FunctionalSteerableGroupConv`);
+    ``"bilinear"`` is the free kernel moved by each element (bilinear interpolation off
+    the grid: :class:`~symjax.functional.FunctionalLiftingConv`).
+
+    >>> from symjax import groups
+    >>> type(regular_conv("group", groups.cyclic(8), 4)).__name__, type(regular_conv("group", groups.cyclic(4), 4)).__name__
+    ('FunctionalSteerableGroupConv', 'FunctionalGroupConv')
+    """
+    if basis is not None and basis not in BASES:
+        raise ValueError(f"{'LiftingConv' if kind == 'lifting' else 'GroupConv'} expects basis to be one of "
+                         f"{BASES} or None (steerable off the grid), got {basis!r}")
+    if basis is None:
+        planar = isinstance(group, FiniteGroup) and is_planar(group)
+        basis = "steerable" if planar and not is_exact_on_grid(group) else "bilinear"  # bilinear: its checks
+    if basis == "steerable":
+        cls = FunctionalSteerableLiftingConv if kind == "lifting" else FunctionalSteerableGroupConv
+    else:
+        cls = FunctionalLiftingConv if kind == "lifting" else FunctionalGroupConv
+    return cls(group, out_features, **config)
+
