@@ -84,7 +84,7 @@ def test_own_loop(capsys):
 
 
 @pytest.mark.parametrize("name", ["rotated_digits.py", "syre_collapse.py", "nnx_quickstart.py", "plasticity.py",
-                                  "own_loop.py"])
+                                  "own_loop.py", "rotated_digits_c8.py"])
 def test_examples_document_how_to_run(name):
     text = (EXAMPLES / name).read_text()
     assert f"python examples/{name} --quick" in text

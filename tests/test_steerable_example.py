@@ -1,0 +1,17 @@
+"""examples/rotated_digits_c8.py in its --quick mode: runs, tests every 45-degree rotation, draws the plot."""
+import pathlib
+import runpy
+
+EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "rotated_digits_c8.py"
+
+
+def test_rotated_digits_c8_quick(tmp_path, capsys):
+    plot = tmp_path / "accuracy.png"
+    result = runpy.run_path(str(EXAMPLE))["main"](["--quick", "--plot", str(plot)])
+    accuracy = result["accuracy"]
+    assert list(accuracy) == [45.0 * k for k in range(8)]
+    # multiples of 90 degrees move the pixels exactly and the network is exactly C4-invariant: equal accuracies
+    assert len({accuracy[a] for a in (0.0, 90.0, 180.0, 270.0)}) == 1
+    assert result["worst"] == min(accuracy.values()) and all(0 <= a <= 1 for a in accuracy.values())
+    assert plot.stat().st_size > 0
+    assert "worst angle" in capsys.readouterr().out
