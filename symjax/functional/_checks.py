@@ -14,6 +14,7 @@ from symjax.geometry import (
     equivariance_pitfalls,
     is_exact_on_grid,
     is_planar,
+    spatial_dims,
 )
 from symjax.groups import FiniteGroup
 
@@ -23,13 +24,15 @@ Padding = Union[str, int, Sequence[int], Sequence[tuple[int, int]]]
 def check_conv_group(G, fn: str, argname: str = "G") -> FiniteGroup:
     """``G`` itself, if the convolutions can expand a kernel over it.
 
-    Accepted: the groups exact on the pixel grid (:func:`symjax.geometry.exact_groups`)
-    and any other group of 2x2 orthogonal matrices (C_n, D_n), whose rotations
-    are applied by interpolation (approximate equivariance).
+    Accepted: the groups exact on the pixel grid (:func:`symjax.geometry.exact_groups`),
+    any other group of 2x2 orthogonal matrices (C_n, D_n), whose rotations
+    are applied by interpolation (approximate equivariance), and the groups of
+    3x3 signed permutation matrices (``octahedral()``, ``full_octahedral()``,
+    their subgroups), which convolve volumes exactly.
     """
     if not isinstance(G, FiniteGroup):
         raise TypeError(f"{fn} expects {argname} to be a symjax.groups.FiniteGroup, got {type(G).__name__}")
-    if is_exact_on_grid(G) or is_planar(G):
+    if is_exact_on_grid(G) or spatial_dims(G) is not None:
         return G
     mats = G.matrices
     if mats is None or mats.shape[-2:] != (2, 2):
@@ -37,8 +40,9 @@ def check_conv_group(G, fn: str, argname: str = "G") -> FiniteGroup:
     else:
         got = "2x2 matrices that are not orthogonal"
     raise ValueError(f"{fn} expects {argname} to act on the plane by 2x2 orthogonal matrices (exact on the "
-                     f"pixel grid: {', '.join(EXACT_GROUP_NAMES)}; by interpolation: other C_n, D_n), got "
-                     f"{argname} = {G.name} with {got}")
+                     f"pixel grid: {', '.join(EXACT_GROUP_NAMES)}; by interpolation: other C_n, D_n) or on volumes by "
+                     f"3x3 signed permutation matrices (octahedral(), full_octahedral()), got {argname} = {G.name} "
+                     f"with {got}")
 
 
 def check_rank(x, ndim: int, fn: str, layout: str, argname: str = "x") -> jax.Array:
@@ -56,40 +60,43 @@ def check_group_axis(f: jax.Array, G: FiniteGroup, fn: str, argname: str = "x") 
                          f"got {f.shape[-1]} ({argname} has shape {f.shape})")
 
 
-def canonical_strides(strides, fn: str) -> tuple[int, int]:
-    """``strides`` (an int or a pair) as a pair of positive ints."""
-    pair = (strides, strides) if isinstance(strides, int) else tuple(strides)
-    if len(pair) != 2 or not all(isinstance(s, int) and s >= 1 for s in pair):
-        raise ValueError(f"{fn} expects strides to be a positive int or a pair of positive ints, got {strides!r}")
-    return pair
+def canonical_strides(strides, fn: str, dims: int = 2) -> tuple[int, ...]:
+    """``strides`` (an int or one per spatial axis) as ``dims`` positive ints."""
+    items = (strides,) * dims if isinstance(strides, int) else tuple(strides)
+    if len(items) != dims or not all(isinstance(s, int) and s >= 1 for s in items):
+        what = "a pair of positive ints" if dims == 2 else f"{dims} positive ints"
+        raise ValueError(f"{fn} expects strides to be a positive int or {what}, got {strides!r}")
+    return items
 
 
-def canonical_kernel_size(kernel_size, fn: str) -> tuple[int, int]:
-    """``kernel_size`` (an int or a pair) as a pair of positive ints."""
-    pair = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-    if len(pair) != 2 or not all(isinstance(s, int) and s >= 1 for s in pair):
-        raise ValueError(f"{fn} expects kernel_size to be a positive int or a pair of positive ints, "
-                         f"got {kernel_size!r}")
-    return pair
+def canonical_kernel_size(kernel_size, fn: str, dims: int = 2, group: FiniteGroup | None = None) -> tuple[int, ...]:
+    """``kernel_size`` (an int or one per spatial axis) as ``dims`` positive ints (``group`` names the volumes')."""
+    items = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
+    if len(items) != dims or not all(isinstance(s, int) and s >= 1 for s in items):
+        what = "a pair of positive ints" if dims == 2 else (
+            f"{dims} positive ints (kd, kh, kw): group = {getattr(group, 'name', '?')} acts on volumes")
+        raise ValueError(f"{fn} expects kernel_size to be a positive int or {what}, got {kernel_size!r}")
+    return items
 
 
-def canonical_padding(padding: Padding, fn: str) -> str | tuple[tuple[int, int], tuple[int, int]]:
-    """``"SAME"``, ``"VALID"`` or ``((top, bottom), (left, right))``, as ``flax.linen.Conv`` reads it."""
+def canonical_padding(padding: Padding, fn: str, dims: int = 2) -> str | tuple[tuple[int, int], ...]:
+    """``"SAME"``, ``"VALID"`` or one ``(low, high)`` pair per spatial axis, as ``flax.linen.Conv`` reads it."""
+    what = "a pair" if dims == 2 else f"{dims}"
     if isinstance(padding, str):
         if padding.upper() in ("SAME", "VALID"):
             return padding.upper()
-        raise ValueError(f"{fn} expects padding 'SAME', 'VALID', an int, a pair of ints or a pair of "
+        raise ValueError(f"{fn} expects padding 'SAME', 'VALID', an int, {what} of ints or {what} of "
                          f"(low, high) pairs, got {padding!r}")
     if isinstance(padding, int):
-        pads = ((padding, padding), (padding, padding))
+        pads = ((padding, padding),) * dims
     else:
         try:
             items = tuple(padding)
             pads = tuple((p, p) if isinstance(p, int) else tuple(p) for p in items)
         except TypeError:
             pads = ()
-    if len(pads) != 2 or not all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pads):
-        raise ValueError(f"{fn} expects padding 'SAME', 'VALID', an int, a pair of ints or a pair of "
+    if len(pads) != dims or not all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pads):
+        raise ValueError(f"{fn} expects padding 'SAME', 'VALID', an int, {what} of ints or {what} of "
                          f"(low, high) pairs of non-negative ints, got {padding!r}")
     return pads
 
@@ -119,13 +126,13 @@ def check_features(value, fn: str, argname: str) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _pitfalls(G: FiniteGroup, input_shape: tuple[int, int], kernel_size: tuple[int, int],
-              strides: tuple[int, int], padding) -> tuple[str, ...]:
+def _pitfalls(G: FiniteGroup, input_shape: tuple[int, ...], kernel_size: tuple[int, ...],
+              strides: tuple[int, ...], padding) -> tuple[str, ...]:
     return tuple(equivariance_pitfalls(G, input_shape, kernel_size, strides, padding))
 
 
-def check_equivariant_config(G: FiniteGroup, input_shape: tuple[int, int], kernel_size: tuple[int, int],
-                             strides: tuple[int, int], padding, fn: str, strict: bool) -> None:
+def check_equivariant_config(G: FiniteGroup, input_shape: tuple[int, ...], kernel_size: tuple[int, ...],
+                             strides: tuple[int, ...], padding, fn: str, strict: bool) -> None:
     """Warn :class:`~symjax.geometry.EquivarianceWarning` (or raise ``ValueError`` with ``strict``) naming the causes.
 
     The causes are those of :func:`symjax.geometry.equivariance_pitfalls` (cached
@@ -139,8 +146,8 @@ def check_equivariant_config(G: FiniteGroup, input_shape: tuple[int, int], kerne
     causes = _pitfalls(G, tuple(input_shape), tuple(kernel_size), tuple(strides), padding)
     if not causes:
         return
-    message = (f"{fn} over {G.name} with input {input_shape[0]}x{input_shape[1]}, kernel "
-               f"{kernel_size[0]}x{kernel_size[1]}, strides {tuple(strides)} and padding {padding!r} cannot be "
+    message = (f"{fn} over {G.name} with input {'x'.join(map(str, input_shape))}, kernel "
+               f"{'x'.join(map(str, kernel_size))}, strides {tuple(strides)} and padding {padding!r} cannot be "
                f"exactly equivariant: {'; '.join(causes)}")
     if strict:
         raise ValueError(f"{message} (strict=True)")

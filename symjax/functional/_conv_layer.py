@@ -29,6 +29,7 @@ from symjax.functional._checks import (
 )
 from symjax.functional._conv import group_conv, group_kernel, lift_kernel, lifting_conv
 from symjax.functional._layer import Initializer, ParamSpec, default_kernel_init, promote_dtype
+from symjax.geometry import spatial_dims
 from symjax.groups import FiniteGroup
 
 __all__ = ["FunctionalConv", "FunctionalLiftingConv", "FunctionalGroupConv", "flatten_group_maps"]
@@ -90,9 +91,10 @@ class _RegularConv(FunctionalConv):
     def __post_init__(self):
         object.__setattr__(self, "group", check_conv_group(self.group, self.name, "group"))
         check_features(self.out_features, self.name, "out_features (features in symjax.nn)")
-        object.__setattr__(self, "kernel_size", canonical_kernel_size(self.kernel_size, self.name))
-        object.__setattr__(self, "strides", canonical_strides(self.strides, self.name))
-        object.__setattr__(self, "padding", canonical_padding(self.padding, self.name))
+        dims = spatial_dims(self.group)  # 3 for volumes (a group of 3x3 signed permutations)
+        object.__setattr__(self, "kernel_size", canonical_kernel_size(self.kernel_size, self.name, dims, self.group))
+        object.__setattr__(self, "strides", canonical_strides(self.strides, self.name, dims))
+        object.__setattr__(self, "padding", canonical_padding(self.padding, self.name, dims))
 
     def feature_shape(self, in_features: int) -> tuple[int, ...]:
         """The trailing (feature) axes of the input, after the batch and spatial axes."""
@@ -123,7 +125,8 @@ class _RegularConv(FunctionalConv):
         return self.out_features * self.group.order
 
     def in_features(self, x) -> int:
-        x = check_rank(x, self.input_rank, self.name, self.layout)
+        layout = self.layout if len(self.kernel_size) == 2 else self.layout.replace("(N, ", "(N, D, ")
+        x = check_rank(x, self.input_rank, self.name, layout)
         return x.shape[1 + len(self.kernel_size)]
 
     def param_specs(self, in_features: int) -> tuple[ParamSpec, ...]:
