@@ -22,6 +22,15 @@ distances to mirror- and group-symmetric states).
 (3, 2)
 """
 
+from symjax.symmetry._breaking import (
+    equivariance_metric,
+    layer_equivariance_errors,
+    layer_lie_derivatives,
+    layer_outputs,
+    lie_derivative,
+    rotation_tangent,
+)
+from symjax.symmetry._capacity import dormant_fraction, stable_rank
 from symjax.symmetry._measures import (
     EquivarianceError,
     check_equivariance,
@@ -64,4 +73,12 @@ __all__ = [
     "offgrid_equivariance",
     "remove_symmetry",
     "sparsity",
+    "dormant_fraction",
+    "equivariance_metric",
+    "layer_equivariance_errors",
+    "layer_lie_derivatives",
+    "layer_outputs",
+    "lie_derivative",
+    "rotation_tangent",
+    "stable_rank",
 ]
