@@ -203,14 +203,14 @@ class FunctionalInnerBatchNorm(_FieldBatchNormConfig):
       momentum, epsilon, dtype, param_dtype, use_bias, use_scale, bias_init, scale_init, axis_name:
         as :class:`flax.linen.BatchNorm`.
 
-    >>> import jax, jax.numpy as jnp
+    >>> import functools, jax, jax.numpy as jnp
     >>> from symjax import groups
     >>> G = groups.dihedral(4)
     >>> bn = FunctionalInnerBatchNorm(2 * groups.Regular(G) + groups.Quotient(G, [0, 4]))
-    >>> x = jnp.sin(jnp.arange(200.0)).reshape(10, 20)
+    >>> x = jnp.ones((10, 20))
     >>> params = {s.name: s.init(jax.random.key(0), s.shape, s.dtype) for s in bn.param_specs(bn.in_features(x))}
     >>> stats = {s.name: s.init(None, s.shape, s.dtype) for s in bn.stat_specs(3)}
-    >>> y, new_stats = bn.apply(params, stats, x, use_running_average=False)
+    >>> y, new_stats = jax.jit(functools.partial(bn.apply, use_running_average=False))(params, stats, x)
     >>> y.shape, new_stats["var"].shape
     ((10, 20), (3,))
     """

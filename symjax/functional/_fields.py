@@ -223,23 +223,28 @@ def segments(x: jax.Array, lay: Layout) -> list[tuple[int, jax.Array, np.ndarray
     return out
 
 
+def in_order(flat: list[jax.Array], positions: list[np.ndarray]) -> jax.Array:
+    """Concatenate ``flat`` along the last axis, entry ``j`` of the result at ``positions`` (one gather, if needed)."""
+    out = flat[0] if len(flat) == 1 else jnp.concatenate(flat, -1)
+    order = np.concatenate(positions)
+    return out if np.array_equal(order, np.arange(len(order))) else out[..., np.argsort(order)]
+
+
 def assemble(parts: list[tuple[jax.Array, np.ndarray]], lay: Layout, batch: tuple[int, ...]) -> jax.Array:
     """The inverse of :func:`segments`: ``(..., n_d, d)`` chunks for field indices back into ``(..., rep.dim)``."""
-    if len(parts) == 1:
-        return parts[0][0].reshape(batch + (-1,))
-    flat = jnp.concatenate([p.reshape(batch + (-1,)) for p, _ in parts], axis=-1)
-    order = np.concatenate([(np.asarray(lay.offsets)[w][:, None] + np.arange(p.shape[-1])).reshape(-1)
-                            for p, w in parts])
-    return flat[..., np.argsort(order)]
+    offsets = np.asarray(lay.offsets)
+    return in_order([p.reshape(batch + (-1,)) for p, _ in parts],
+                    [(offsets[w][:, None] + np.arange(p.shape[-1])).reshape(-1) for p, w in parts])
 
 
 def field_norms(x: jax.Array, rep: Rep, fn: str = "field_norms") -> jax.Array:
     """The Euclidean norm of every field: ``(..., rep.dim) -> (..., n_fields)``."""
     lay = require(rep, is_orthogonal, "orthogonal (its norm invariant)", fn)
     x = check_fields(x, rep, fn)
-    parts = [(jnp.sqrt(jnp.sum(jnp.square(chunk), -1, keepdims=True)), which)
-             for _, chunk, which in segments(x, lay)]
-    return jnp.concatenate([p[..., 0] for p, _ in parts], -1)[..., np.argsort(np.concatenate([w for _, w in parts]))]
+    parts = [(jnp.sum(jnp.square(chunk), -1), which) for _, chunk, which in segments(x, lay)]
+    sq = in_order([p for p, _ in parts], [w for _, w in parts])
+    positive = sq > 0  # the gradient of the norm at a zero field is taken as 0, not NaN
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
 
 
 def norm_pool(x: jax.Array, rep: Rep) -> jax.Array:
@@ -288,7 +293,7 @@ def field_pool(x: jax.Array, rep: Rep, reduce: str = "max") -> jax.Array:
     x = check_fields(x, rep, "field_pool")
     op = {"max": jnp.max, "mean": jnp.mean, "sum": jnp.sum}[reduce]
     parts = [(op(chunk, axis=-1), which) for _, chunk, which in segments(x, lay)]
-    return jnp.concatenate([p for p, _ in parts], -1)[..., np.argsort(np.concatenate([w for _, w in parts]))]
+    return in_order([p for p, _ in parts], [w for _, w in parts])
 
 
 def norm_nonlinearity(x: jax.Array, rep: Rep, bias: jax.Array | None = None, function: str = "n_relu", *,

@@ -27,9 +27,21 @@ from symjax.nn._layers import (
     default_kernel_init,
 )
 from symjax.nn._equivariant_linear import EquivariantLinear
+from symjax.nn._fields import (
+    FieldPool,
+    FourierPointwise,
+    GatedNonLinearity,
+    InnerBatchNorm,
+    NormBatchNorm,
+    NormNonLinearity,
+    NormPool,
+    PointwiseNonLinearity,
+)
 from symjax.nn._steerable import SteerableConv
 from symjax.nn._relaxed import RelaxedGroupConv, RelaxedLiftingConv
 from symjax.nn._restrict import Restrict
 
 __all__ = ["SteerableConv", "EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
-           "ConvWrapper", "default_kernel_init", "export", "RelaxedLiftingConv", "RelaxedGroupConv", "Restrict"]
+           "ConvWrapper", "default_kernel_init", "export",
+           "PointwiseNonLinearity", "NormNonLinearity", "GatedNonLinearity", "FourierPointwise", "NormPool", "FieldPool",
+           "InnerBatchNorm", "NormBatchNorm", "RelaxedLiftingConv", "RelaxedGroupConv", "Restrict"]

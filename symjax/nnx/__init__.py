@@ -11,10 +11,22 @@
 """
 from symjax.nnx._layers import ConvWrapper, GroupBatchNorm, GroupConv, GroupPool, LiftingConv, SetLinear, SetPool
 from symjax.nnx._equivariant_linear import EquivariantLinear
+from symjax.nnx._fields import (
+    FieldPool,
+    FourierPointwise,
+    GatedNonLinearity,
+    InnerBatchNorm,
+    NormBatchNorm,
+    NormNonLinearity,
+    NormPool,
+    PointwiseNonLinearity,
+)
 from symjax.nnx._steerable import SteerableConv
 from symjax.nnx._export import ExportedModel, PlainConv, export
 from symjax.nnx._relaxed import RelaxedGroupConv, RelaxedLiftingConv
 from symjax.nnx._restrict import Restrict
 
 __all__ = ["SteerableConv", "EquivariantLinear", "LiftingConv", "GroupConv", "GroupPool", "GroupBatchNorm", "SetLinear", "SetPool",
-           "ConvWrapper", "export", "ExportedModel", "PlainConv", "RelaxedLiftingConv", "RelaxedGroupConv", "Restrict"]
+           "ConvWrapper", "export", "ExportedModel", "PlainConv",
+           "PointwiseNonLinearity", "NormNonLinearity", "GatedNonLinearity", "FourierPointwise", "NormPool", "FieldPool",
+           "InnerBatchNorm", "NormBatchNorm", "RelaxedLiftingConv", "RelaxedGroupConv", "Restrict"]
