@@ -492,7 +492,7 @@ class FunctionalSteerableLiftingConv(_SteerableRegular, FunctionalLiftingConv):
     """:class:`~symjax.functional.FunctionalLiftingConv` with its kernel in the steerable basis (``LiftingConv``'s default off the grid).
 
     Parameters ``weights`` ``(F, cin, out_features)``: the coefficients of the
-    kernel over ``F`` whitened ring harmonics (``steerable_basis(Trivial, Regular)``);
+    kernel over ``F`` normalised ring harmonics (``steerable_basis(Trivial, Regular)``);
     the copy for element ``h`` is that band-limited kernel rotated by ``h`` analytically
     and sampled, so the layer is exactly equivariant for the elements that map the grid
     onto itself and approximately (band-limited) for the others. ``bias`` ``(out_features,)``
@@ -530,7 +530,7 @@ class FunctionalSteerableGroupConv(_SteerableRegular, FunctionalGroupConv):
     """:class:`~symjax.functional.FunctionalGroupConv` with its kernel in the steerable basis (``GroupConv``'s default off the grid).
 
     Parameters ``weights`` ``(F, cin, |G|, out_features)``: a free kernel on the group
-    axis whose spatial part is ``F`` whitened ring harmonics (regular-to-regular
+    axis whose spatial part is ``F`` normalised ring harmonics (regular-to-regular
     steerable basis); the block for output element ``h`` is that kernel moved by ``h``
     (rotated analytically, group axis permuted). Arguments as
     :class:`FunctionalSteerableLiftingConv`.

@@ -219,9 +219,10 @@ def test_init_is_generalised_he():
 
 @APPROX
 def test_c8_net_keeps_the_scale_of_a_c4_net():
-    """The issue's symptom: C8 logits lost scale with bilinear kernels (0.13 vs 0.38 for C4). Steerable: within 1.6x.
+    """The issue's symptom: C8 outputs lost scale with bilinear kernels (logits 0.13 vs 0.38 for C4). Steerable: kept.
 
-    Three seeds each; the ratio of output stds measured 0.9-1.1 here (bilinear C8 / C4: about 0.5).
+    Mean output std over three seeds, C8 / C4: 1.23-1.52 over the seed sets 0-2, ..., 9-11 (the smooth
+    steerable kernels add up correlated inputs); bilinear C8 / C4: 0.40-0.44. Bounds 0.8 and 2.0.
     """
     x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 15, 15, 1)), jnp.float32)
 
@@ -238,7 +239,7 @@ def test_c8_net_keeps_the_scale_of_a_c4_net():
         return np.mean([float(std(jax.random.key(seed))) for seed in range(3)])
 
     c4, c8 = net_std(C4), net_std(C8)
-    assert 1 / 1.6 < c8 / c4 < 1.6
+    assert 0.8 < c8 / c4 < 2.0
 
 
 def test_construction_is_cached_and_fast():
