@@ -190,7 +190,7 @@ class _FieldBatchNormConfig:
 
 @dataclasses.dataclass(frozen=True)
 class FunctionalInnerBatchNorm(_FieldBatchNormConfig):
-    """Batch norm of permutation fields (regular, quotient): one mean and variance per field (escnn's ``InnerBatchNorm``).
+    """Batch norm of permutation fields (regular, quotient), one mean and variance per field (escnn's ``InnerBatchNorm``).
 
     Each field's statistics are shared over its entries, which the group permutes, so the
     normalisation is exactly equivariant. Parameters ``scale``, ``bias`` and statistics ``mean``,

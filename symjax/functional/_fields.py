@@ -425,7 +425,7 @@ def gated_nonlinearity(x: jax.Array, rep: Rep, bias: jax.Array | None = None, *,
 
 
 def fourier_field(group, max_frequency: int | None = None) -> Rep:
-    """One channel of a band-limited regular field: the irreps up to ``max_frequency``, as many copies as :func:`fourier_pointwise` reads.
+    """One channel of a band-limited regular field, the field type :func:`fourier_pointwise` reads.
 
     Each irrep of real type appears ``psi.dim`` times, each 2-dimensional irrep of ``C_n``/``SO(2)``
     (complex type) once: the Fourier coefficients of a function on the group with frequencies
@@ -459,7 +459,7 @@ class Sampling(NamedTuple):
 
 @functools.lru_cache(maxsize=None)
 def fourier_sampling(field: Rep, samples: int | None) -> Sampling:
-    """``A[i] = (field(g_i) v)^T`` on a grid ``g_i`` of the group (all of ``C_n``/``D_n``; ``C_N``/``D_N`` in ``SO(2)``/``O(2)``)."""
+    """``A[i] = (field(g_i) v)^T`` on a grid: all of ``C_n``/``D_n``; ``C_N``/``D_N`` in ``SO(2)``/``O(2)``."""
     fn = "fourier_pointwise"
     G = check_field_rep(field, fn, "field").group
     if isinstance(G, FiniteGroup):
@@ -537,6 +537,8 @@ def fourier_pointwise(x: jax.Array, field: Rep, fn: Callable[[jax.Array], jax.Ar
     """
     S = fourier_sampling(field, samples)
     x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.float32)
     if x.ndim < 1 or x.shape[-1] % field.dim:
         raise ValueError(f"fourier_pointwise expects x of shape (..., C * field.dim) with field.dim = {field.dim}, "
                          f"got shape {x.shape}")
