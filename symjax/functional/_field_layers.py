@@ -343,8 +343,7 @@ class FunctionalNormBatchNorm(_FieldBatchNormConfig):
         if "scale" in params:
             mul = mul * params["scale"]
         y = x * mul[lay.channel_field]
-        offsets = np.asarray(lay.offsets)[self.trivial]
-        if has_mean:
+        if has_mean:  # (x - mean) * mul + bias on the trivial channels: one shift vector (rep.dim,)
             shift = -mean * mul[self.trivial] + params["bias"] if "bias" in params else -mean * mul[self.trivial]
-            y = y.at[..., offsets].add(shift)
+            y = y + jnp.zeros(self.rep.dim, shift.dtype).at[np.asarray(lay.offsets)[self.trivial]].set(shift)
         return y.astype(out_dtype), updated

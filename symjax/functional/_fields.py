@@ -205,21 +205,28 @@ def pointwise_nonlinearity(x: jax.Array, rep: Rep, fn: Callable[[jax.Array], jax
     return fn(check_fields(x, rep, "pointwise_nonlinearity"))
 
 
+def take(x: jax.Array, index: np.ndarray) -> jax.Array:
+    """``x[..., index]`` for a static index: a slice when the index is a contiguous range, else a gather."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return x[..., int(index[0]):int(index[0]) + len(index)]
+    return x[..., index]
+
+
+def channels(lay: Layout, which: np.ndarray) -> np.ndarray:
+    """The channels of the fields ``which``, in order."""
+    return np.concatenate([lay.offsets[i] + np.arange(lay.fields[i].dim) for i in which]).astype(np.int64)
+
+
 def segments(x: jax.Array, lay: Layout) -> list[tuple[int, jax.Array, np.ndarray]]:
     """The fields of ``x`` grouped by dimension: ``(d, (..., n_d, d) array, field indices (n_d,))``.
 
-    Contiguous fields of one dimension (the usual case, ``c * field``) are one reshape; others a gather.
+    Contiguous fields of one dimension (the usual case, ``c * field``) are one slice; others a gather.
     """
-    out = []
     dims = np.asarray(lay.dims)
+    out = []
     for d in sorted(set(lay.dims)):
         which = np.flatnonzero(dims == d)
-        start = lay.offsets[which[0]]
-        if np.array_equal(which, np.arange(which[0], which[0] + len(which))):
-            chunk = x[..., start:start + d * len(which)]
-        else:
-            chunk = x[..., (np.asarray(lay.offsets)[which][:, None] + np.arange(d)).reshape(-1)]
-        out.append((d, chunk.reshape(x.shape[:-1] + (len(which), d)), which))
+        out.append((d, take(x, channels(lay, which)).reshape(x.shape[:-1] + (len(which), d)), which))
     return out
 
 
@@ -237,14 +244,18 @@ def assemble(parts: list[tuple[jax.Array, np.ndarray]], lay: Layout, batch: tupl
                     [(offsets[w][:, None] + np.arange(p.shape[-1])).reshape(-1) for p, w in parts])
 
 
+def norms_of(chunk: jax.Array) -> jax.Array:
+    """The norms ``(..., n)`` of ``(..., n, d)`` fields; the gradient at a zero field is 0, not NaN."""
+    sq = jnp.sum(jnp.square(chunk), -1)
+    positive = sq > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+
+
 def field_norms(x: jax.Array, rep: Rep, fn: str = "field_norms") -> jax.Array:
     """The Euclidean norm of every field: ``(..., rep.dim) -> (..., n_fields)``."""
     lay = require(rep, is_orthogonal, "orthogonal (its norm invariant)", fn)
-    x = check_fields(x, rep, fn)
-    parts = [(jnp.sum(jnp.square(chunk), -1), which) for _, chunk, which in segments(x, lay)]
-    sq = in_order([p for p, _ in parts], [w for _, w in parts])
-    positive = sq > 0  # the gradient of the norm at a zero field is taken as 0, not NaN
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+    parts = [(norms_of(chunk), which) for _, chunk, which in segments(check_fields(x, rep, fn), lay)]
+    return in_order([p for p, _ in parts], [w for _, w in parts])
 
 
 def norm_pool(x: jax.Array, rep: Rep) -> jax.Array:
@@ -332,10 +343,13 @@ def norm_nonlinearity(x: jax.Array, rep: Rep, bias: jax.Array | None = None, fun
             raise ValueError("norm_nonlinearity with function='squash' takes no bias (as escnn), got a bias")
         if jnp.shape(bias) != (n,):
             raise ValueError(f"norm_nonlinearity expects bias of shape (n_fields,) = ({n},), got {jnp.shape(bias)}")
-    norms = field_norms(x, rep, "norm_nonlinearity")
-    new = NORM_FUNCTIONS[function](norms if bias is None else norms - bias)
-    scale = jnp.where(norms > epsilon, new / jnp.maximum(norms, epsilon), 0.0)
-    return x * scale[..., lay.channel_field]
+    parts = []
+    for _, chunk, which in segments(x, lay):
+        norms = norms_of(chunk)
+        new = NORM_FUNCTIONS[function](norms if bias is None else norms - take(bias, which))
+        scale = jnp.where(norms > epsilon, new / jnp.maximum(norms, epsilon), 0.0)
+        parts.append((chunk * scale[..., None], which))
+    return assemble(parts, lay, x.shape[:-1])
 
 
 def gate_layout(rep: Rep, gates: Sequence[bool] | None, fn: str) -> tuple[np.ndarray, np.ndarray]:
@@ -413,15 +427,19 @@ def gated_nonlinearity(x: jax.Array, rep: Rep, bias: jax.Array | None = None, *,
     if bias is not None and jnp.shape(bias) != (len(gate_idx),):
         raise ValueError(f"gated_nonlinearity expects bias of shape (n_gates,) = ({len(gate_idx)},), got "
                          f"{jnp.shape(bias)}")
-    offsets = np.asarray(lay.offsets)
-    g = x[..., offsets[gate_idx]]
+    gate_channels, gated_channels = channels(lay, gate_idx), channels(lay, gated_idx)
+    g = take(x, gate_channels)
     g = jax.nn.sigmoid(g if bias is None else g - bias)
-    per_field = jnp.ones(x.shape[:-1] + (len(lay.fields),), g.dtype).at[..., gated_idx].set(g)
-    y = x * per_field[..., lay.channel_field]
-    if not drop_gates:
-        return y.at[..., offsets[gate_idx]].set(g)
-    keep = np.concatenate([offsets[i] + np.arange(lay.fields[i].dim) for i in gated_idx])
-    return y[..., keep]
+    dims = {lay.fields[i].dim for i in gated_idx}
+    if len(dims) == 1:  # one size (the usual case): a broadcast, no gather
+        d = dims.pop()
+        y = (take(x, gated_channels).reshape(x.shape[:-1] + (-1, d)) * g[..., None]).reshape(x.shape[:-1] + (-1,))
+    else:
+        gate_of_channel = np.repeat(np.arange(len(gate_idx)), [lay.fields[i].dim for i in gated_idx])
+        y = take(x, gated_channels) * g[..., gate_of_channel]
+    if drop_gates:
+        return y
+    return in_order([y, g], [gated_channels, gate_channels])
 
 
 def fourier_field(group, max_frequency: int | None = None) -> Rep:
