@@ -1,5 +1,11 @@
 """Kernel expansion for groups that rotate by interpolation (C_n, D_n with n not dividing 4).
 
+This is the ``basis="bilinear"`` construction of ``LiftingConv``/``GroupConv`` and of
+:func:`~symjax.functional.lifting_conv` / :func:`~symjax.functional.group_conv`; the
+layers default to the steerable basis off the grid
+(:class:`~symjax.functional.FunctionalSteerableLiftingConv`), whose copies are rotated
+analytically, not resampled.
+
 For a group whose 2x2 matrices do not permute the pixel grid (``cyclic(8)``,
 ``dihedral(8)``, ...), the copy of a kernel for element ``h`` is its taps
 resampled by ``h`` about the kernel centre, bilinearly with zero fill, by the

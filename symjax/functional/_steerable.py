@@ -114,7 +114,7 @@ def check_steerable_config(G, input_shape, kernel_size, strides, padding, fn: st
     if strict:
         raise ValueError(f"{message} (strict=True)")
     warnings.warn(f"{message}. Pass strict=True to raise instead, or filter symjax.EquivarianceWarning",
-                  EquivarianceWarning, stacklevel=5)
+                  EquivarianceWarning, stacklevel=3)
 
 
 def _convolve(x, kernel, strides, padding, precision):
@@ -239,13 +239,27 @@ def expand_kernel(p: Plan, weights: jax.Array, kernel_size: int) -> jax.Array:
 
 
 def _normal_init(stds: tuple[tuple[int, float], ...]):
-    """An initialiser drawing one normal vector scaled per block: ``stds`` is ``((size, std), ...)``."""
-    scale = np.concatenate([np.full(n, s, np.float32) for n, s in stds]) if stds else np.zeros(0, np.float32)
+    """An initialiser drawing one normal vector scaled per block: ``stds`` is ``((size, std), ...)``.
+
+    Drawn flat and reshaped (as :func:`~symjax.functional.default_kernel_init`: XLA:CPU compiles
+    a rank-1 draw several times faster than a rank-4 one, most of an eager ``init``).
+    """
+    values = {s for _, s in stds}
+    scale = values.pop() if len(values) == 1 else np.concatenate(
+        [np.full(n, s, np.float32) for n, s in stds]) if stds else np.zeros(0, np.float32)
 
     def init(key, shape, dtype=jnp.float32):
-        return jax.random.normal(key, shape, dtype) * jnp.asarray(scale.reshape(shape), dtype)
+        flat = jax.random.normal(key, (math.prod(shape),), dtype)
+        return (flat * jnp.asarray(scale, dtype)).reshape(shape)
 
     return init
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply(layer, params, x):
+    """``layer.apply`` compiled once per configuration and shape (an eager ``init`` then compiles one program per
+    layer kind instead of one per operation); inlined into the caller's program under ``jit``."""
+    return layer.apply_traced(params, x)
 
 
 def _canonical(value):
@@ -374,9 +388,13 @@ class FunctionalSteerableConv(FunctionalConv):
 
     def apply(self, params: Params, x) -> jax.Array:
         self.in_features(x)
+        check_steerable_config(self.group, jnp.shape(x)[1:3], self.kernel_size, self.strides, self.padding,
+                               self.name, self.strict)
+        return _apply(self, dict(params), x)
+
+    def apply_traced(self, params: Params, x) -> jax.Array:
+        """:meth:`apply` itself (``apply`` runs it under one ``jax.jit``)."""
         x, kernel, bias = promote_dtype(x, self.kernel(params), self.bias_vector(params), dtype=self.dtype)
-        check_steerable_config(self.group, x.shape[1:3], self.kernel_size, self.strides, self.padding, self.name,
-                               self.strict)
         y = _convolve(x, kernel, self.strides, self.padding, self.precision)
         return y if bias is None else y + bias
 
@@ -463,6 +481,16 @@ class _SteerableRegular:
             return (weights,)
         return weights, ParamSpec("bias", (self.out_features,), self.bias_init, self.param_dtype)
 
+    def apply(self, params: Params, x) -> jax.Array:
+        self.in_features(x)
+        check_steerable_config(self.group, jnp.shape(x)[1:3], self.kernel_size, self.strides, self.padding,
+                               self.name, self.strict)
+        return _apply(self, dict(params), x)
+
+    def apply_traced(self, params: Params, x) -> jax.Array:
+        """The layer (``apply`` runs it under one ``jax.jit``)."""
+        return super().apply(params, x)
+
     def kernel(self, params: Params) -> jax.Array:
         """The expanded kernel ``(kh, kw, cin_flat, out_features*|G|)`` (channels ``c*|G| + g``)."""
         w = params["weights"]
@@ -473,10 +501,7 @@ class _SteerableRegular:
         return kernel
 
     def convolve(self, x, kernel, bias) -> jax.Array:
-        self.in_features(x)
         flat = x.reshape(x.shape[:3] + (-1,))
-        check_steerable_config(self.group, flat.shape[1:3], self.kernel_size, self.strides, self.padding, self.name,
-                               self.strict)
         y = _convolve(flat, kernel, self.strides, self.padding, self.precision)
         if bias is not None:
             y = y + jnp.repeat(bias, self.group.order)

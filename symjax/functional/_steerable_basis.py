@@ -234,7 +234,7 @@ def _reynolds(rep_in: Rep, rep_out: Rep, psi: np.ndarray, mats: np.ndarray) -> n
     """``(F*din*dout, Q, din, dout)``: the group averages of the band-limited kernels ``psi_f E_{i0 o0}``."""
     rin, rout = _matrices(rep_in, mats), _matrices(rep_out, mats)
     n = len(mats)
-    out = np.einsum("eoO,efq,eiI->fIOqio", rout, psi, rin) / n
+    out = np.einsum("eoO,efq,eiI->fIOqio", rout, psi, rin, optimize=True) / n
     f, din, dout, q = out.shape[:4]
     return out.reshape(f * din * dout, q, din, dout)
 
@@ -260,22 +260,23 @@ def _dense_solution(rep_in: Rep, rep_out: Rep, settings: RingSettings) -> tuple[
     flat = raw.reshape(len(raw), -1)
     if not flat.size:
         return np.zeros((0,) + raw.shape[1:]), np.zeros((0, len(raw)))
-    u, s, vt = np.linalg.svd(flat, full_matrices=False)
-    keep = s > RCOND
-    return vt[keep].reshape((-1,) + raw.shape[1:]), (u[:, keep] / s[keep]).T
+    eigvals, u = np.linalg.eigh(flat @ flat.T)  # the left singular vectors: a small Gram matrix, not an SVD
+    keep = eigvals > RCOND ** 2
+    coefficients = (u[:, keep] / np.sqrt(eigvals[keep])).T[::-1]  # largest first
+    return (coefficients @ flat).reshape((-1,) + raw.shape[1:]), coefficients
 
 
 def _kappa_row(rep_in: Rep, psi: np.ndarray) -> np.ndarray:
     """``(F*din, Q, din, |G|)``: into a regular field, ``K[q, i, h] = psi[h, f, q] rho_in(h)[i, i0] / sqrt(|G|)``."""
     rin = np.asarray(rep_in.matrices, np.float64)
-    out = np.einsum("efq,eiI->fIqie", psi, rin) / math.sqrt(len(rin))
+    out = np.einsum("efq,eiI->fIqie", psi, rin, optimize=True) / math.sqrt(len(rin))
     return out.reshape((-1,) + out.shape[2:])
 
 
 def _kappa_column(rep_out: Rep, psi: np.ndarray) -> np.ndarray:
     """``(F*dout, Q, |G|, dout)``: out of a regular field, ``K[q, h, o] = rho_out(h)[o, o0] psi[h, f, q] / sqrt(|G|)``."""
     rout = np.asarray(rep_out.matrices, np.float64)
-    out = np.einsum("efq,eoO->fOqeo", psi, rout) / math.sqrt(len(rout))
+    out = np.einsum("efq,eoO->fOqeo", psi, rout, optimize=True) / math.sqrt(len(rout))
     return out.reshape((-1,) + out.shape[2:])
 
 
@@ -283,7 +284,7 @@ def _regular_dense(psi: np.ndarray, G: FiniteGroup) -> np.ndarray:
     """``(F*|G|, Q, |G|, |G|)``: the regular-to-regular basis written out densely (element ``(f, g)``)."""
     n = len(psi)
     onehot = np.eye(n)[regular_index(G)]  # [h, h', g] = 1 where h^-1 h' = g
-    out = np.einsum("hfq,hag->fgqah", psi, onehot) / math.sqrt(n)
+    out = np.einsum("hfq,hag->fgqah", psi, onehot, optimize=True) / math.sqrt(n)
     return out.reshape((-1,) + out.shape[2:])
 
 

@@ -29,12 +29,14 @@ def test_nnx_net_exact_on_the_grid_and_exports():
     assert net.lift.weights.shape == (11, 1, 2) and not hasattr(net.lift, "kernel")
     assert net.bilinear.kernel.shape == (3, 3, 2, 8, 2) and not hasattr(net.bilinear, "weights")
     x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 9, 9, 1)), jnp.float32)
-    errors = symmetry.equivariance_error(lambda x: net(x)[0], C8, x, actions.on_image, actions.on_group_image,
-                                         reduce=None)
+    graphdef, state = fnnx.split(net)
+    apply = lambda x: fnnx.merge(graphdef, state)(x)[0]  # noqa: E731
+    errors = jax.jit(lambda x: symmetry.equivariance_error(apply, C8, x, actions.on_image, actions.on_group_image,
+                                                           reduce=None))(x)
     assert float(np.max(np.asarray(errors)[[0, 2, 4, 6]])) < 1e-5
     exported = nnx.export(net)
     assert exported.model.vectors.conv.kernel.shape == (3, 3, 16, 5)
-    f, g = net(x)
-    pf, pg = exported(x)
+    f, g = fnnx.jit(lambda net, x: net(x))(net, x)
+    pf, pg = fnnx.jit(lambda model, x: model(x))(exported, x)
     np.testing.assert_allclose(pf, f.reshape(f.shape[:3] + (-1,)), atol=1e-5)
     np.testing.assert_allclose(pg, g, atol=1e-5)
