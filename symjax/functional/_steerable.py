@@ -23,7 +23,7 @@ import dataclasses
 import functools
 import math
 import warnings
-from typing import Any, ClassVar, Mapping, NamedTuple, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -41,12 +41,14 @@ from symjax.functional._checks import (
 from symjax.functional._conv_layer import FunctionalGroupConv, FunctionalLiftingConv, FunctionalConv
 from symjax.functional._layer import ParamSpec, promote_dtype
 from symjax.functional._steerable_basis import (
-    PairBasis,
+    Block,
+    Plan,
     RingSettings,
     check_planar,
-    pair_basis,
+    expand_kernel,
+    normal_init,
+    plan,
     ring_settings,
-    summands,
 )
 from symjax.geometry import (
     EquivarianceWarning,
@@ -54,18 +56,13 @@ from symjax.geometry import (
     exact_groups,
     is_exact_on_grid,
     is_planar,
-    regular_index,
 )
-from symjax.groups import FiniteGroup, Regular, Rep, Trivial, invariant_basis
+from symjax.groups import FiniteGroup, Regular, Rep, Trivial
 
 __all__ = ["FunctionalSteerableConv", "FunctionalSteerableLiftingConv", "FunctionalSteerableGroupConv",
-           "steerable_conv", "regular_conv", "BASES", "HE_GAIN", "grid_subgroup", "check_steerable_config"]
+           "steerable_conv", "regular_conv", "BASES", "grid_subgroup", "check_steerable_config"]
 
 Params = Mapping[str, jax.Array]
-
-HE_GAIN = 2.0
-"""``E[sum kernel^2]`` per output component at initialisation (He's gain for ReLU networks)."""
-
 
 # -- the grid subgroup and the configuration check -------------------------------------------------------
 
@@ -120,139 +117,6 @@ def check_steerable_config(G, input_shape, kernel_size, strides, padding, fn: st
 def _convolve(x, kernel, strides, padding, precision):
     return lax.conv_general_dilated(x, kernel, window_strides=strides, padding=padding,
                                     dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision)
-
-
-# -- the expansion plan ----------------------------------------------------------------------------------
-
-class _Block(NamedTuple):
-    t_in: int
-    t_out: int
-    basis: PairBasis
-    offset: int
-    shape: tuple[int, ...]
-    std: float
-
-
-class Plan(NamedTuple):
-    """How a flat coefficient vector becomes the kernel ``(P, din, dout)`` of ``in_rep -> out_rep``."""
-
-    types_in: tuple[Rep, ...]
-    types_out: tuple[Rep, ...]
-    mult_in: tuple[int, ...]
-    mult_out: tuple[int, ...]
-    blocks: tuple[_Block, ...]
-    size: int
-    perm_in: np.ndarray | None
-    perm_out: np.ndarray | None
-    bias_matrix: np.ndarray
-    group_index: np.ndarray | None
-
-
-def _types(rep: Rep):
-    """Distinct summand types (first appearance), multiplicities, and the permutation to the original order."""
-    parts = summands(rep)
-    types = tuple(dict.fromkeys(parts))
-    mult = tuple(sum(p == t for p in parts) for t in types)
-    starts, pos = {}, 0
-    for t in types:  # the sorted layout: all copies of type 0, then type 1, ...
-        starts[t] = pos
-        pos += t.dim * mult[types.index(t)]
-    seen = {t: 0 for t in types}
-    perm = []
-    for p in parts:
-        base = starts[p] + seen[p] * p.dim
-        perm.extend(range(base, base + p.dim))
-        seen[p] += 1
-    perm = np.asarray(perm, np.int32)
-    return types, mult, (None if np.array_equal(perm, np.arange(len(perm))) else perm)
-
-
-def _bias_matrix(rep: Rep) -> np.ndarray:
-    """``(n_invariants, dim)``: the invariant vectors of each summand, placed at its position."""
-    rows, pos = [], 0
-    for p in summands(rep):
-        for v in invariant_basis(p):
-            row = np.zeros(rep.dim, np.float32)
-            row[pos:pos + p.dim] = v
-            rows.append(row)
-        pos += p.dim
-    return np.stack(rows) if rows else np.zeros((0, rep.dim), np.float32)
-
-
-@functools.lru_cache(maxsize=None)
-def plan(in_rep: Rep, out_rep: Rep, settings: RingSettings) -> Plan:
-    """The cached :class:`Plan` of a steerable kernel ``in_rep -> out_rep`` (every pair of summand types solved once)."""
-    types_in, mult_in, perm_in = _types(in_rep)
-    types_out, mult_out, perm_out = _types(out_rep)
-    blocks, offset = [], 0
-    for o, b in enumerate(types_out):
-        pairs = [(i, a, pair_basis(a, b, settings)) for i, a in enumerate(types_in)]
-        live = [(i, a, basis) for i, a, basis in pairs if basis.size and basis.energy > 0]
-        fan_in = sum(mult_in[i] * a.dim for i, a, _ in live)
-        for i, a, basis in live:
-            if basis.kind == "regular":
-                shape = (basis.harmonics.shape[1], mult_in[i], a.dim, mult_out[o])
-            else:
-                shape = (basis.size, mult_in[i], mult_out[o])
-            std = math.sqrt(HE_GAIN * a.dim / (fan_in * basis.energy))
-            blocks.append(_Block(i, o, basis, offset, shape, std))
-            offset += math.prod(shape)
-    G = in_rep.group
-    group_index = regular_index(G).astype(np.int32) if isinstance(G, FiniteGroup) else None
-    return Plan(types_in, types_out, mult_in, mult_out, tuple(blocks), offset, perm_in, perm_out,
-                _bias_matrix(out_rep), group_index)
-
-
-def _expand_block(block: _Block, w: jax.Array, group_index) -> jax.Array:
-    """``(P, m_in*d_in, m_out*d_out)`` from the block's coefficients ``w`` (its ``shape``)."""
-    basis = block.basis
-    if basis.kind == "regular":
-        n = basis.harmonics.shape[0]
-        permuted = w[:, :, group_index]  # (F, m_in, n_h, n_k, m_out): coefficient of h^-1 k
-        psi = jnp.asarray(basis.harmonics / math.sqrt(n), w.dtype)
-        taps = jnp.einsum("hfp,fchko->pckoh", psi, permuted)
-        return taps.reshape(taps.shape[0], -1, taps.shape[3] * n)
-    tensor = jnp.asarray(basis.tensor, w.dtype)
-    taps = jnp.einsum("bpio,bIO->pIiOo", tensor, w)
-    p, mi, di, mo, do = taps.shape
-    return taps.reshape(p, mi * di, mo * do)
-
-
-def expand_kernel(p: Plan, weights: jax.Array, kernel_size: int) -> jax.Array:
-    """The kernel ``(k, k, din, dout)`` of the flat coefficients ``weights`` ``(p.size,)``."""
-    taps = kernel_size * kernel_size
-    by_pair = {}
-    for block in p.blocks:
-        w = weights[block.offset:block.offset + math.prod(block.shape)].reshape(block.shape)
-        by_pair[block.t_in, block.t_out] = _expand_block(block, w, p.group_index)
-    columns = []
-    for o, b in enumerate(p.types_out):
-        rows = [by_pair.get((i, o), jnp.zeros((taps, m * a.dim, p.mult_out[o] * b.dim), weights.dtype))
-                for i, (a, m) in enumerate(zip(p.types_in, p.mult_in))]
-        columns.append(jnp.concatenate(rows, axis=1))
-    kernel = jnp.concatenate(columns, axis=2)
-    if p.perm_in is not None:
-        kernel = kernel[:, p.perm_in]
-    if p.perm_out is not None:
-        kernel = kernel[:, :, p.perm_out]
-    return kernel.reshape((kernel_size, kernel_size) + kernel.shape[1:])
-
-
-def _normal_init(stds: tuple[tuple[int, float], ...]):
-    """An initialiser drawing one normal vector scaled per block: ``stds`` is ``((size, std), ...)``.
-
-    Drawn flat and reshaped (as :func:`~symjax.functional.default_kernel_init`: XLA:CPU compiles
-    a rank-1 draw several times faster than a rank-4 one, most of an eager ``init``).
-    """
-    values = {s for _, s in stds}
-    scale = values.pop() if len(values) == 1 else np.concatenate(
-        [np.full(n, s, np.float32) for n, s in stds]) if stds else np.zeros(0, np.float32)
-
-    def init(key, shape, dtype=jnp.float32):
-        flat = jax.random.normal(key, (math.prod(shape),), dtype)
-        return (flat * jnp.asarray(scale, dtype)).reshape(shape)
-
-    return init
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -371,7 +235,7 @@ class FunctionalSteerableConv(FunctionalConv):
             raise ValueError(f"{self.name} expects in_features = in_rep.dim = {self.in_rep.dim}, got {in_features}")
         p = self.plan
         stds = tuple((math.prod(b.shape), b.std) for b in p.blocks)
-        specs = (ParamSpec("weights", (p.size,), _normal_init(stds), self.param_dtype),)
+        specs = (ParamSpec("weights", (p.size,), normal_init(stds), self.param_dtype),)
         if self.use_bias and len(p.bias_matrix):
             specs += (ParamSpec("bias", (len(p.bias_matrix),), jax.nn.initializers.zeros, self.param_dtype),)
         return specs
@@ -476,7 +340,7 @@ class _SteerableRegular:
         p = self._plan(in_features)
         (block,) = p.blocks
         shape = self.weights_shape(block)
-        weights = ParamSpec("weights", shape, _normal_init(((math.prod(shape), block.std),)), self.param_dtype)
+        weights = ParamSpec("weights", shape, normal_init(((math.prod(shape), block.std),)), self.param_dtype)
         if not self.use_bias:
             return (weights,)
         return weights, ParamSpec("bias", (self.out_features,), self.bias_init, self.param_dtype)
@@ -546,7 +410,7 @@ class FunctionalSteerableLiftingConv(_SteerableRegular, FunctionalLiftingConv):
     def field_type(self, in_features: int) -> Rep:
         return in_features * Trivial(self.group)
 
-    def weights_shape(self, block: _Block) -> tuple[int, ...]:
+    def weights_shape(self, block: Block) -> tuple[int, ...]:
         return block.shape
 
 
@@ -580,7 +444,7 @@ class FunctionalSteerableGroupConv(_SteerableRegular, FunctionalGroupConv):
     def field_type(self, in_features: int) -> Rep:
         return in_features * Regular(self.group)
 
-    def weights_shape(self, block: _Block) -> tuple[int, ...]:
+    def weights_shape(self, block: Block) -> tuple[int, ...]:
         f, cin, n, cout = block.shape
         return f, cin, n, cout
 

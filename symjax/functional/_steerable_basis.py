@@ -37,12 +37,14 @@ import functools
 import math
 from typing import NamedTuple, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from symjax.geometry import regular_index
-from symjax.groups import DirectSum, FiniteGroup, LieGroup, Regular, Rep, decompose
+from symjax.groups import DirectSum, FiniteGroup, LieGroup, Regular, Rep, decompose, invariant_basis
 
-__all__ = ["MIN_NORM", "RingSettings", "ring_settings", "steerable_basis", "PairBasis", "pair_basis",
+__all__ = ["HE_GAIN", "Block", "Plan", "plan", "expand_kernel", "normal_init", "MIN_NORM", "RingSettings", "ring_settings", "steerable_basis", "PairBasis", "pair_basis",
            "rotated_harmonics", "summands"]
 
 MIN_NORM = 1e-6
@@ -400,3 +402,140 @@ def check_planar(G) -> None:
             return
     raise ValueError(f"a steerable kernel needs a group of the plane: cyclic(n), dihedral(n), SO(2) or O(2), got "
                      f"{getattr(G, 'name', type(G).__name__)}")
+
+
+# -- the expansion plan of a layer: its coefficients, their initialisation, its kernel -------------------
+
+HE_GAIN = 2.0
+"""``E[sum kernel^2]`` per output component at initialisation (He's gain for ReLU networks)."""
+
+
+class Block(NamedTuple):
+    t_in: int
+    t_out: int
+    basis: PairBasis
+    offset: int
+    shape: tuple[int, ...]
+    std: float
+
+
+class Plan(NamedTuple):
+    """How a flat coefficient vector becomes the kernel ``(P, din, dout)`` of ``in_rep -> out_rep``."""
+
+    types_in: tuple[Rep, ...]
+    types_out: tuple[Rep, ...]
+    mult_in: tuple[int, ...]
+    mult_out: tuple[int, ...]
+    blocks: tuple[Block, ...]
+    size: int
+    perm_in: np.ndarray | None
+    perm_out: np.ndarray | None
+    bias_matrix: np.ndarray
+    group_index: np.ndarray | None
+
+
+def _types(rep: Rep):
+    """Distinct summand types (first appearance), multiplicities, and the permutation to the original order."""
+    parts = summands(rep)
+    types = tuple(dict.fromkeys(parts))
+    mult = tuple(sum(p == t for p in parts) for t in types)
+    starts, pos = {}, 0
+    for t in types:  # the sorted layout: all copies of type 0, then type 1, ...
+        starts[t] = pos
+        pos += t.dim * mult[types.index(t)]
+    seen = {t: 0 for t in types}
+    perm = []
+    for p in parts:
+        base = starts[p] + seen[p] * p.dim
+        perm.extend(range(base, base + p.dim))
+        seen[p] += 1
+    perm = np.asarray(perm, np.int32)
+    return types, mult, (None if np.array_equal(perm, np.arange(len(perm))) else perm)
+
+
+def _bias_matrix(rep: Rep) -> np.ndarray:
+    """``(n_invariants, dim)``: the invariant vectors of each summand, placed at its position."""
+    rows, pos = [], 0
+    for p in summands(rep):
+        for v in invariant_basis(p):
+            row = np.zeros(rep.dim, np.float32)
+            row[pos:pos + p.dim] = v
+            rows.append(row)
+        pos += p.dim
+    return np.stack(rows) if rows else np.zeros((0, rep.dim), np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def plan(in_rep: Rep, out_rep: Rep, settings: RingSettings) -> Plan:
+    """The cached :class:`Plan` of a steerable kernel ``in_rep -> out_rep`` (every pair of summand types solved once)."""
+    types_in, mult_in, perm_in = _types(in_rep)
+    types_out, mult_out, perm_out = _types(out_rep)
+    blocks, offset = [], 0
+    for o, b in enumerate(types_out):
+        pairs = [(i, a, pair_basis(a, b, settings)) for i, a in enumerate(types_in)]
+        live = [(i, a, basis) for i, a, basis in pairs if basis.size and basis.energy > 0]
+        fan_in = sum(mult_in[i] * a.dim for i, a, _ in live)
+        for i, a, basis in live:
+            if basis.kind == "regular":
+                shape = (basis.harmonics.shape[1], mult_in[i], a.dim, mult_out[o])
+            else:
+                shape = (basis.size, mult_in[i], mult_out[o])
+            std = math.sqrt(HE_GAIN * a.dim / (fan_in * basis.energy))
+            blocks.append(Block(i, o, basis, offset, shape, std))
+            offset += math.prod(shape)
+    G = in_rep.group
+    group_index = regular_index(G).astype(np.int32) if isinstance(G, FiniteGroup) else None
+    return Plan(types_in, types_out, mult_in, mult_out, tuple(blocks), offset, perm_in, perm_out,
+                _bias_matrix(out_rep), group_index)
+
+
+def _expand_block(block: Block, w: jax.Array, group_index) -> jax.Array:
+    """``(P, m_in*d_in, m_out*d_out)`` from the block's coefficients ``w`` (its ``shape``)."""
+    basis = block.basis
+    if basis.kind == "regular":
+        n = basis.harmonics.shape[0]
+        permuted = w[:, :, group_index]  # (F, m_in, n_h, n_k, m_out): coefficient of h^-1 k
+        psi = jnp.asarray(basis.harmonics / math.sqrt(n), w.dtype)
+        taps = jnp.einsum("hfp,fchko->pckoh", psi, permuted)
+        return taps.reshape(taps.shape[0], -1, taps.shape[3] * n)
+    tensor = jnp.asarray(basis.tensor, w.dtype)
+    taps = jnp.einsum("bpio,bIO->pIiOo", tensor, w)
+    p, mi, di, mo, do = taps.shape
+    return taps.reshape(p, mi * di, mo * do)
+
+
+def expand_kernel(p: Plan, weights: jax.Array, kernel_size: int) -> jax.Array:
+    """The kernel ``(k, k, din, dout)`` of the flat coefficients ``weights`` ``(p.size,)``."""
+    taps = kernel_size * kernel_size
+    by_pair = {}
+    for block in p.blocks:
+        w = weights[block.offset:block.offset + math.prod(block.shape)].reshape(block.shape)
+        by_pair[block.t_in, block.t_out] = _expand_block(block, w, p.group_index)
+    columns = []
+    for o, b in enumerate(p.types_out):
+        rows = [by_pair.get((i, o), jnp.zeros((taps, m * a.dim, p.mult_out[o] * b.dim), weights.dtype))
+                for i, (a, m) in enumerate(zip(p.types_in, p.mult_in))]
+        columns.append(jnp.concatenate(rows, axis=1))
+    kernel = jnp.concatenate(columns, axis=2)
+    if p.perm_in is not None:
+        kernel = kernel[:, p.perm_in]
+    if p.perm_out is not None:
+        kernel = kernel[:, :, p.perm_out]
+    return kernel.reshape((kernel_size, kernel_size) + kernel.shape[1:])
+
+
+def normal_init(stds: tuple[tuple[int, float], ...]):
+    """An initialiser drawing one normal vector scaled per block: ``stds`` is ``((size, std), ...)``.
+
+    Drawn flat and reshaped (as :func:`~symjax.functional.default_kernel_init`: XLA:CPU compiles
+    a rank-1 draw several times faster than a rank-4 one, most of an eager ``init``).
+    """
+    values = {s for _, s in stds}
+    scale = values.pop() if len(values) == 1 else np.concatenate(
+        [np.full(n, s, np.float32) for n, s in stds]) if stds else np.zeros(0, np.float32)
+
+    def init(key, shape, dtype=jnp.float32):
+        flat = jax.random.normal(key, (math.prod(shape),), dtype)
+        return (flat * jnp.asarray(scale, dtype)).reshape(shape)
+
+    return init
