@@ -74,6 +74,24 @@ def _row(layer, G: groups.FiniteGroup, setting, shape, expect_exact: bool, note:
     return dict(layer=layer, group=G.name, setting=setting, error=err, status=status, note=note)
 
 
+def _volume_rows(G: groups.FiniteGroup, size: int = 5) -> list[dict]:
+    """The cube groups on volumes ``size**3``: lifting conv, group conv and group pool, every element (exact)."""
+    rng = np.random.default_rng(0)
+    volume = jnp.asarray(rng.standard_normal((1, size, size, size, 2)), jnp.float32)
+    fmap = jnp.asarray(rng.standard_normal((1, size, size, size, 2, G.order)), jnp.float32)
+    rows = []
+    for layer, module, x, act_in, act_out in (
+            ("LiftingConv", snn.LiftingConv(G, 2, kernel_size=3), volume, actions.on_image, actions.on_group_image),
+            ("GroupConv", snn.GroupConv(G, 2, kernel_size=3), fmap, actions.on_group_image, actions.on_group_image),
+            ("GroupPool", snn.GroupPool(group=G), fmap, actions.on_group_image, actions.on_image)):
+        variables = jax.tree.map(lambda v: v + 0.1, module.init(jax.random.key(0), x))
+        err = _error(lambda x, m=module, v=variables: m.apply(v, x), G, x, act_in, act_out)
+        rows.append(dict(layer=layer, group=G.name, setting=f"{size}x{size}x{size} volume" + (", 3x3x3, stride 1, SAME" if "Conv" in layer else ""),
+                         error=err, status="ok" if err <= TOLERANCE else "FAIL",
+                         note=f"all {G.order} rotations{'' if G.order == 24 else ' and reflections'} of the cube"))
+    return rows
+
+
 def _approx_rows(G: groups.FiniteGroup, size: int = 15) -> list[dict]:
     """A group rotating by interpolation: every element (status ``approx``), then its grid elements (exact).
 
@@ -200,6 +218,8 @@ def _equivariance_rows(quick: bool) -> list[dict]:
         ]
     rows.append(_row("GroupConv", groups.dihedral(2), "7x9 (non-square)", (7, 9), True,
                      "flips and the 180-degree rotation keep a non-square grid: still exact"))
+    for G in (groups.octahedral(),) if quick else (groups.octahedral(), groups.full_octahedral()):
+        rows += _volume_rows(G)
     for G in (groups.cyclic(8),) if quick else (groups.cyclic(8), groups.dihedral(8)):
         rows += _approx_rows(G)
     for G in (groups.cyclic(16),) if quick else (groups.cyclic(8), groups.dihedral(8), groups.cyclic(16)):
