@@ -34,7 +34,8 @@ def test_blobs_are_analytic_and_inside_the_disc():
 
 
 def _net(G, size):
-    lift, conv = snn.LiftingConv(G, 1, kernel_size=(3, 3)), snn.GroupConv(G, 1)
+    lift = snn.LiftingConv(G, 1, kernel_size=(3, 3), basis="bilinear")
+    conv = snn.GroupConv(G, 1, basis="bilinear")
     x = jnp.zeros((1, size, size, 1))
     v1 = lift.init(jax.random.key(0), x)
     v2 = conv.init(jax.random.key(1), lift.apply(v1, x))
