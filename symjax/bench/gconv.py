@@ -24,12 +24,16 @@ sides are measured in this one process:
 
 Timings are warmed up, interleaved (alternating which side goes first) and
 reduced to medians; each figure is reported as symjax/plain (1.0 means the
-expansion costs nothing) with the absolute times for context. ``--dtype
+expansion costs nothing) with the absolute times for context. ``--volumes``
+runs the 3D rows instead: 5-layer nets over the cube groups O and O_h
+(3x3x3 kernels, volumes ``size**3``) against plain 3D convolutions of the same
+width (:data:`VOLUMES`). ``--dtype
 bfloat16`` puts parameters and activations of both nets in bfloat16 (meant for
 GPUs; XLA:CPU emulates most bfloat16 arithmetic).
 
     symjax bench                 # the whole suite, this part included
-    python -m symjax.bench.gconv [--quick] [--tiny] [--dtype {float32,bfloat16}] [--json FILE] [--xla-defaults]
+    python -m symjax.bench.gconv [--quick] [--tiny] [--volumes] [--dtype {float32,bfloat16}] [--json FILE]
+                                 [--xla-defaults]
 
 (``benchmarks/bench_gconv.py`` in the repository runs the same command line.)
 
@@ -50,10 +54,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from symjax import functional as F, groups, nn as snn, xla
+from symjax import functional as F, geometry, groups, nn as snn, xla
 from symjax.bench.timing import interleaved, seconds, seconds_cpu
 
-__all__ = ["Config", "GroupNet", "PlainNet", "compare", "run", "print_results", "main"]
+__all__ = ["Config", "VOLUMES", "GroupNet", "PlainNet", "compare", "run", "print_results", "main"]
 
 LAYERS, CLASSES = 7, 10
 
@@ -73,6 +77,11 @@ FULL = [dict(BASE), dict(BASE, channels=64), dict(BASE, size=56), dict(BASE, bat
 QUICK = [dict(BASE)]
 TINY = [dict(channels=8, size=8, batch=2, layers=2)]
 REPS = {"full": (30, 5, 200), "quick": (8, 2, 50), "tiny": (2, 1, 2)}  # steps, compiles/builds, expansions
+VOLUME_BASE = {"channels": 48, "size": 8, "batch": 8, "layers": 5}
+VOLUMES = [dict(VOLUME_BASE, group="O"), dict(VOLUME_BASE, group="O", channels=96),
+           dict(VOLUME_BASE, group="O", size=16), dict(VOLUME_BASE, group="Oh", channels=96),
+           dict(VOLUME_BASE, group="Oh", channels=96, size=16)]
+"""The 3D rows (``--volumes``): C x |G| channels 48 or 96, volumes 8^3 or 16^3, batch 8, 5 layers."""
 
 
 class GroupNet(fnn.Module):
@@ -84,11 +93,12 @@ class GroupNet(fnn.Module):
 
     @fnn.compact
     def __call__(self, x):
-        kw = {"dtype": self.dtype, "param_dtype": self.dtype}
+        kw = {"dtype": self.dtype, "param_dtype": self.dtype, "kernel_size": (3,) * (x.ndim - 2)}
         f = fnn.relu(snn.LiftingConv(self.group, self.fields, **kw)(x))
         for _ in range(self.layers - 1):
             f = fnn.relu(snn.GroupConv(self.group, self.fields, **kw)(f))
-        return fnn.Dense(CLASSES, **kw)(snn.GroupPool()(f).mean(axis=(1, 2)))
+        return fnn.Dense(CLASSES, dtype=self.dtype, param_dtype=self.dtype)(
+            snn.GroupPool()(f).mean(axis=tuple(range(1, x.ndim - 1))))
 
 
 class PlainNet(fnn.Module):
@@ -102,9 +112,9 @@ class PlainNet(fnn.Module):
     def __call__(self, x):
         kw = {"dtype": self.dtype, "param_dtype": self.dtype}
         for _ in range(self.layers):
-            x = fnn.relu(fnn.Conv(self.channels, (3, 3), **kw)(x))
+            x = fnn.relu(fnn.Conv(self.channels, (3,) * (x.ndim - 2), **kw)(x))
         x = x.reshape(x.shape[:-1] + (-1, self.order)).max(axis=-1)
-        return fnn.Dense(CLASSES, **kw)(x.mean(axis=(1, 2)))
+        return fnn.Dense(CLASSES, **kw)(x.mean(axis=tuple(range(1, x.ndim - 1))))
 
 
 def _train_step(model, optimizer):
@@ -154,16 +164,17 @@ def _memory_pair(a: dict, b: dict) -> dict:
 
 def _expansion_us(group: groups.FiniteGroup, fields: int, dtype, reps: int) -> float:
     """Median time of one layer's kernel expansion, forward and backward, alone (microseconds)."""
-    n = group.order
-    kernel = jnp.ones((3, 3, fields, n, fields), dtype)
-    cotangent = jnp.ones((3, 3, fields * n, fields * n), dtype)
-    grad = jax.jit(jax.grad(lambda k: jnp.sum(F.group_kernel(k, group) * cotangent)))
-    grad(kernel).block_until_ready()
-    return 1e6 * statistics.median(seconds(lambda: grad(kernel)) for _ in range(reps))
+    n, taps = group.order, (3,) * geometry.spatial_dims(group)
+    kernel = jnp.ones(taps + (fields, n, fields), dtype)
+    cotangent = jnp.ones(taps + (fields * n, fields * n), dtype)
+    grad = jax.jit(jax.grad(lambda k, c: jnp.sum(F.group_kernel(k, group) * c)))  # c an argument: nothing to fold
+    grad(kernel, cotangent).block_until_ready()
+    return 1e6 * statistics.median(seconds(lambda: grad(kernel, cotangent)) for _ in range(reps))
 
 
 def _group(name: str) -> groups.FiniteGroup:
-    return {"C4": groups.cyclic(4), "D4": groups.dihedral(4)}[name]
+    return {"C4": groups.cyclic(4), "D4": groups.dihedral(4), "O": groups.octahedral(),
+            "Oh": groups.full_octahedral()}[name]
 
 
 def compare(cfg: Config, dtype: str = "float32", mode: str = "full", xla_options: bool = True) -> dict:
@@ -182,7 +193,7 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full", xla_options
     models = {"symjax": GroupNet(group, fields, cfg.layers, dt),
               "plain": PlainNet(cfg.channels, group.order, cfg.layers, dt)}
     rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.standard_normal((cfg.batch, cfg.size, cfg.size, 1)), dt)
+    x = jnp.asarray(rng.standard_normal((cfg.batch,) + (cfg.size,) * geometry.spatial_dims(group) + (1,)), dt)
     y = jnp.asarray(rng.integers(0, CLASSES, cfg.batch))
     optimizer = optax.adam(1e-3)
 
@@ -239,7 +250,8 @@ def compare(cfg: Config, dtype: str = "float32", mode: str = "full", xla_options
     }
 
 
-def run(quick: bool = False, dtype: str = "float32", tiny: bool = False, xla_options: bool = True) -> dict:
+def run(quick: bool = False, dtype: str = "float32", tiny: bool = False, xla_options: bool = True,
+        volumes: bool = False) -> dict:
     """Compare symjax and plain over p4/p4m and the configurations; a JSON-ready dict of medians and ratios.
 
     Args:
@@ -248,12 +260,17 @@ def run(quick: bool = False, dtype: str = "float32", tiny: bool = False, xla_opt
       tiny: p4 only, a 2-layer net on 8x8 images, one or two repetitions (a smoke test, not a measurement).
       xla_options: compile both nets with :func:`symjax.xla.jit` (Eigen convolutions
         on CPU; no change elsewhere); ``False`` for XLA's defaults.
+      volumes: the 3D rows (:data:`VOLUMES`, O and O_h) instead of p4/p4m (``quick``: the first and the
+        fourth, one per group; ``tiny``: O on 4^3 volumes, 2 layers).
     """
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
     mode = "tiny" if tiny else "quick" if quick else "full"
     shapes = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
     configs = [Config(g, **s) for s in shapes for g in (("C4",) if tiny else ("C4", "D4"))]
+    if volumes:
+        configs = ([Config("O", 48, 4, 2, 2)] if tiny else
+                   [Config(**s) for s in (VOLUMES[0], VOLUMES[3]) if quick] or [Config(**s) for s in VOLUMES])
     return {
         "benchmark": "gconv_vs_plain_conv",
         "config": {"mode": mode, "dtype": dtype, "kernel": 3, "layers": configs[0].layers,
@@ -277,7 +294,7 @@ def print_results(result: dict) -> None:
     print(f"{'net':4} {'C':>4} {'size':>4} {'batch':>5} | {'train':>5} {'ms':>15} | {'fwd':>5} {'ms':>13} | "
           f"{'compile':>7} {'(cpu)':>5} {'s':>11} | {'build':>5} {'(cpu)':>5} {'s':>11} | {'peak':>5} {'MiB':>13}")
     for r in result["results"]:
-        net = "p4" if r["group"] == "C4" else "p4m"
+        net = {"C4": "p4", "D4": "p4m"}.get(r["group"], r["group"])
         t, f, c, b, m = r["train"], r["forward"], r["compile"], r["build"], r["memory_train"]
         mem = (f"{m['peak_ratio']:5.2f} {_mib(m['symjax_bytes']['peak']):>6}|{_mib(m['plain_bytes']['peak']):<6}"
                if m else f"{'-':>5} {'':13}")
@@ -293,13 +310,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the base configuration only, fewer repetitions")
     parser.add_argument("--tiny", action="store_true", help="a 2-layer 8x8 smoke run (seconds; not a measurement)")
+    parser.add_argument("--volumes", action="store_true", help="the 3D rows: O and O_h on volumes, 5 layers")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                         help="parameters and activations of both nets (default float32)")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--xla-defaults", action="store_true",
                         help="compile with plain jax.jit (XLA's default CPU convolutions) instead of symjax.xla.jit")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.dtype, args.tiny, xla_options=not args.xla_defaults)
+    result = run(args.quick, args.dtype, args.tiny, xla_options=not args.xla_defaults, volumes=args.volumes)
     print_results(result)
     if args.json:
         with open(args.json, "w") as fh:
