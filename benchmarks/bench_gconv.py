@@ -3,7 +3,8 @@
 The measurement lives in the package (:mod:`symjax.bench.gconv`, also run by
 ``symjax bench``); this script is its command line:
 
-    python benchmarks/bench_gconv.py [--quick] [--tiny] [--dtype {float32,bfloat16}] [--json FILE] [--xla-defaults]
+    python benchmarks/bench_gconv.py [--quick] [--tiny] [--volumes] [--dtype {float32,bfloat16}] [--json FILE]
+                                     [--xla-defaults]
 """
 from symjax.bench.gconv import compare, main, print_results, run
 
