@@ -82,7 +82,8 @@ class LiftingConv(_Conv):
         other C_n, D_n (``cyclic(8)``, ...) rotate the kernel by interpolation and
         are only approximately equivariant.
       features: output channels per group element.
-      kernel_size: an int or a pair (odd and square for exact equivariance).
+      kernel_size: an int or a pair (odd and square for exact equivariance); for a group of 3x3
+        matrices (volumes, ``groups.octahedral()``) an int or three sizes: the default pair raises.
       strides: an int or a pair.
       padding: ``"SAME"``, ``"VALID"``, an int, a pair of ints or ``((top, bottom), (left, right))``.
       use_bias: one bias per output channel, shared over the group axis.
