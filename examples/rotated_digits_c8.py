@@ -8,9 +8,12 @@ and tested on the held-out digits rotated by every multiple of 360/n degrees
 (bilinear resampling, ``actions.rotate_image``). The layers of C8/C16 use the
 steerable kernel basis unless ``--basis bilinear`` asks for the kernels rotated
 by interpolation. Rotations by multiples of 90 degrees move the pixels exactly;
-the others are where a G-CNN trained upright can lose accuracy.
+the others are where a G-CNN trained upright can lose accuracy. The levers
+measured in benchmarks/README.md ("Steerable convolutions"): ``--pool mean``
+(smoothing before subsampling) and ``--blur SIGMA`` (a fixed Gaussian blur of
+the input, train and test alike).
 
-    python examples/rotated_digits_c8.py                      # C8, about 5 minutes on 2 CPU cores
+    python examples/rotated_digits_c8.py                      # C8, 6-12 minutes on 2 busy CPU cores
     python examples/rotated_digits_c8.py --group C16 --plot accuracy.png
     python examples/rotated_digits_c8.py --quick              # seconds (smoke test)
 
@@ -37,17 +40,23 @@ GROUPS = {"C4": groups.cyclic(4), "C8": groups.cyclic(8), "C16": groups.cyclic(1
 
 
 class Net(nn.Module):
-    """Lifting conv 5x5, 2x2 max-pool, two 5x5 group convs (ReLU), group max-pool, spatial mean, dense head."""
+    """Lifting conv 5x5, 2x2 max (or mean) pool, two 5x5 group convs (ReLU), group max-pool, spatial mean, head."""
 
     group: groups.FiniteGroup
     fields: int = 6
     basis: str | None = None
+    pool: str = "max"
+    blur: float = 0.0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kw = {} if self.basis is None else {"basis": self.basis}
+        if self.blur > 0:  # a fixed Gaussian blur of the input (sigma in pixels): rotation-invariant smoothing
+            taps = np.exp(-np.arange(-3, 4) ** 2 / (2 * self.blur ** 2))
+            kernel = jnp.asarray(np.outer(taps, taps) / np.outer(taps, taps).sum(), x.dtype)[:, :, None, None]
+            x = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
         f = nn.relu(snn.LiftingConv(self.group, self.fields, kernel_size=5, **kw)(x))
-        f = F.spatial_pool(f, 2)
+        f = F.spatial_pool(f, 2, self.pool)
         for _ in range(2):
             f = nn.relu(snn.GroupConv(self.group, self.fields, kernel_size=5, **kw)(f))
         return nn.Dense(10)(snn.GroupPool("max")(f).mean(axis=(1, 2)))
@@ -69,6 +78,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--basis", choices=("steerable", "bilinear"), default=None,
                         help="kernel construction (default: the layers' own, steerable off the grid)")
     parser.add_argument("--fields", type=int, default=6)
+    parser.add_argument("--pool", choices=("max", "mean"), default="max",
+                        help="the 2x2 spatial pool (mean: smoothing before subsampling)")
+    parser.add_argument("--blur", type=float, default=0.0, help="Gaussian blur of the input, sigma in pixels")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=None, metavar="FILE", help="draw accuracy against angle (matplotlib)")
@@ -80,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:  # 12x12 digits, one epoch of 64, one field
         x_train, y_train, x_test, y_test, epochs, fields = x_train[:64], y_train[:64], x_test[:32], y_test[:32], 1, 1
 
-    model = Net(G, fields, args.basis)
+    model = Net(G, fields, args.basis, args.pool, args.blur)
     params = xla.jit(model.init)(jax.random.key(args.seed), x_train[:1])["params"]
     optimizer = optax.adam(3e-3)
     opt_state = optimizer.init(params)
@@ -110,8 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
     for angle in angles:
         accuracy[angle] = float(np.mean(np.asarray(predict(params, x_test, math.radians(angle))) == y_test))
     values = list(accuracy.values())
-    print(f"{G.name} G-CNN ({args.basis or 'default'} kernels, {fields} fields), {epochs} epochs upright "
-          f"in {seconds:.0f} s, final train loss {np.mean(losses[-5:]):.3f}")
+    print(f"{G.name} G-CNN ({args.basis or 'default'} kernels, {fields} fields, {args.pool} pool, blur {args.blur:g}), "
+          f"{epochs} epochs upright in {seconds:.0f} s, final train loss {np.mean(losses[-5:]):.3f}")
     for angle, acc in accuracy.items():
         print(f"  test accuracy rotated by {angle:6.2f} degrees: {acc:.3f}")
     print(f"  worst angle {min(values):.3f}, spread (max - min) {max(values) - min(values):.3f}")
