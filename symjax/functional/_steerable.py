@@ -11,10 +11,11 @@ are not exact on the pixel grid). One coefficient per basis element
 field types into a plain kernel, one ``lax.conv_general_dilated``; the export
 folds the expansion (:meth:`FunctionalConv.expand`).
 
-Initialisation (escnn's generalised He): the coefficients of each pair of field
-types are normal with the variance that gives every output component
-``E[sum_(taps, inputs) kernel^2] = 2``, split over the input field types by their
-dimension, computed from the basis (``energy``), so C8/C16 networks keep the
+Initialisation (escnn's generalised He, computed from the basis): the coefficients
+of each pair of field types are normal with the variance that gives every output
+component ``E[sum_(taps, inputs) kernel^2] = 2``, split over the input field types
+by their dimension, corrected for the stronger response of smooth kernels to
+smooth inputs (``HE_GAIN`` in the basis module), so C8/C16 networks keep the
 activation scale of C4 networks.
 """
 from __future__ import annotations

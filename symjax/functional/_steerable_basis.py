@@ -222,7 +222,9 @@ class PairBasis(NamedTuple):
     ``K[p, h', h] = harmonics[h, f, p] / sqrt(|G|)`` where ``h^-1 h' = g``) or ``"dense"``
     (``tensor`` ``(B, P, din, dout)``: orthonormal for a pair of non-regular types, unit-norm
     elements for a regular type and another). ``energy`` is the mean over
-    output components of ``sum_b sum_{p, i} K_b[p, i, o]^2`` (for the initialisation).
+    output components of ``sum_b sum_{p, i} K_b[p, i, o]^2`` (the response to white
+    inputs), ``dc_energy`` that of ``sum_b sum_i (sum_p K_b[p, i, o])^2`` (the response to
+    constant inputs; equal to ``energy`` for a free kernel), both for the initialisation.
     """
 
     kind: str
@@ -230,6 +232,7 @@ class PairBasis(NamedTuple):
     tensor: np.ndarray | None
     harmonics: np.ndarray | None
     energy: float
+    dc_energy: float
 
 
 def _reynolds(rep_in: Rep, rep_out: Rep, psi: np.ndarray, mats: np.ndarray) -> np.ndarray:
@@ -294,6 +297,10 @@ def _energy(tensor: np.ndarray) -> float:
     return float(np.mean(np.sum(tensor ** 2, axis=(0, 1, 2)))) if tensor.size else 0.0
 
 
+def _dc_energy(tensor: np.ndarray) -> float:
+    return float(np.mean(np.sum(np.sum(tensor, axis=1) ** 2, axis=(0, 1)))) if tensor.size else 0.0
+
+
 @functools.lru_cache(maxsize=None)
 def pair_basis(rep_in: Rep, rep_out: Rep, settings: RingSettings) -> PairBasis:
     """The :class:`PairBasis` of ``rep_in -> rep_out`` (two summand types of one planar group), cached."""
@@ -301,7 +308,8 @@ def pair_basis(rep_in: Rep, rep_out: Rep, settings: RingSettings) -> PairBasis:
     if _is_regular(rep_in) and _is_regular(rep_out):
         psi = _rotated(G, settings, 0)
         energy = float(np.mean(np.sum(psi ** 2, axis=(1, 2))))  # per output element h: sum over (f, h', p)
-        return PairBasis("regular", psi.shape[1] * G.order, None, psi, energy)
+        dc_energy = float(np.mean(np.sum(np.sum(psi, axis=2) ** 2, axis=1)))
+        return PairBasis("regular", psi.shape[1] * G.order, None, psi, energy, dc_energy)
     if _is_regular(rep_out):
         tensor = _kappa_row(rep_in, _rotated(G, settings, 0))
     elif _is_regular(rep_in):
@@ -310,7 +318,7 @@ def pair_basis(rep_in: Rep, rep_out: Rep, settings: RingSettings) -> PairBasis:
         tensor = _dense_solution(rep_in, rep_out, settings)[0]
     tensor = tensor.astype(np.float32)
     tensor.setflags(write=False)
-    return PairBasis("dense", len(tensor), tensor, None, _energy(tensor))
+    return PairBasis("dense", len(tensor), tensor, None, _energy(tensor), _dc_energy(tensor))
 
 
 def _pair_at(rep_in: Rep, rep_out: Rep, settings: RingSettings, points: np.ndarray) -> np.ndarray:
@@ -407,7 +415,14 @@ def check_planar(G) -> None:
 # -- the expansion plan of a layer: its coefficients, their initialisation, its kernel -------------------
 
 HE_GAIN = 2.0
-"""``E[sum kernel^2]`` per output component at initialisation (He's gain for ReLU networks)."""
+"""He's gain for ReLU networks: the target of ``E[sum kernel^2]`` per output component at initialisation.
+
+A free kernel answers white and constant inputs alike (``E[sum_p,i k^2] = E[sum_i (sum_p k)^2]``);
+the smooth steerable kernels answer constant (smooth) inputs more strongly by ``rho = dc_energy /
+energy`` (2-2.5 for 5x5 and 7x7 kernels). The initialisation aims at the geometric mean:
+``sqrt(E[sum k^2] * max(E[sum_i (sum_p k)^2], E[sum k^2])) = HE_GAIN``, so that a 3-layer C8 net
+on digits starts with the logit scale of the C4 net (``tests/functional/test_steerable.py``).
+"""
 
 
 class Block(NamedTuple):
@@ -480,7 +495,7 @@ def plan(in_rep: Rep, out_rep: Rep, settings: RingSettings) -> Plan:
                 shape = (basis.harmonics.shape[1], mult_in[i], a.dim, mult_out[o])
             else:
                 shape = (basis.size, mult_in[i], mult_out[o])
-            std = math.sqrt(HE_GAIN * a.dim / (fan_in * basis.energy))
+            std = math.sqrt(HE_GAIN * a.dim / (fan_in * math.sqrt(basis.energy * max(basis.dc_energy, basis.energy))))
             blocks.append(Block(i, o, basis, offset, shape, std))
             offset += math.prod(shape)
     G = in_rep.group

@@ -194,34 +194,39 @@ def test_steerable_warning_says_approximate_off_the_grid():
         regular_conv("lifting", C4, 2, basis="steerable").apply(params, x)  # exact group: silent
 
 
-def _kernel_energy(layer, params_shape_cin, seeds=64):
-    """Mean over output channels of E[sum over taps and inputs of kernel^2], over ``seeds`` draws of the init."""
-    (spec, *_) = layer.param_specs(params_shape_cin)
+def _kernel_energies(layer, cin, seeds=64):
+    """Means over output channels of E[sum_(taps, inputs) k^2] and E[sum_inputs (sum_taps k)^2], over init draws."""
+    (spec, *_) = layer.param_specs(cin)
 
     @jax.jit
-    def energy(keys):
+    def energies(keys):
         kernels = jax.vmap(lambda key: layer.kernel({"weights": spec.init(key, spec.shape, spec.dtype)}))(keys)
-        return jnp.mean(jnp.sum(kernels.reshape(seeds, -1, kernels.shape[-1]) ** 2, axis=1))
+        taps = kernels.reshape(seeds, -1, kernels.shape[-2], kernels.shape[-1])
+        return jnp.mean(jnp.sum(taps ** 2, axis=(1, 2))), jnp.mean(jnp.sum(jnp.sum(taps, axis=1) ** 2, axis=1))
 
-    return float(energy(jax.random.split(jax.random.key(0), seeds)))
+    return [float(e) for e in energies(jax.random.split(jax.random.key(0), seeds))]
 
 
 @APPROX
 def test_init_is_generalised_he():
-    """Every layer starts with E[sum kernel^2] = 2 per output component (He), as the free kernels of C4 do.
+    """E[sum k^2] = 2 per output component (He), as the free kernels of C4, corrected for smooth inputs.
 
-    64 draws: the Monte-Carlo spread of the mean is about 2 * sqrt(2 / (64 * fan-in terms)) < 2%; margin 10%.
+    A free kernel answers constant inputs as white ones; a smooth steerable kernel more strongly, so the
+    init aims at sqrt(white * max(constant, white)) = 2 (HE_GAIN). A vector-to-vector kernel has no
+    constant response: plain He. 64 and 1024 draws (4 coefficients): Monte-Carlo spread < 4%; margin 10%.
     """
-    for layer, cin in ((regular_conv("group", C16, 2), 3), (F.FunctionalSteerableConv(Irrep(D8, 1, 1) + Regular(D8), 2 * Irrep(D8, 1, 2)), 18)):
-        assert abs(_kernel_energy(layer, cin) - 2.0) < 0.2
+    white, constant = _kernel_energies(regular_conv("group", C16, 2), 3)
+    assert constant > 1.2 * white and abs(math.sqrt(white * constant) - 2.0) < 0.2  # 3x3: constant/white 1.3
+    white, constant = _kernel_energies(F.FunctionalSteerableConv(Irrep(D8, 1, 1), 2 * Irrep(D8, 1, 2), 5), 2, 1024)
+    assert constant < 1e-6 and abs(white - 2.0) < 0.2
 
 
 @APPROX
 def test_c8_net_keeps_the_scale_of_a_c4_net():
     """The issue's symptom: C8 outputs lost scale with bilinear kernels (logits 0.13 vs 0.38 for C4). Steerable: kept.
 
-    Mean output std over three seeds, C8 / C4: 1.23-1.52 over the seed sets 0-2, ..., 9-11 (the smooth
-    steerable kernels add up correlated inputs); bilinear C8 / C4: 0.40-0.44. Bounds 0.8 and 2.0.
+    Mean output std over three seeds, C8 / C4: 0.76-0.94 over the seed sets 0-2, ..., 9-11 (C16 / C4:
+    0.68-1.11); bilinear C8 / C4: 0.40-0.44. Bounds 0.6 and 1.6.
     """
     x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 15, 15, 1)), jnp.float32)
 
@@ -238,7 +243,7 @@ def test_c8_net_keeps_the_scale_of_a_c4_net():
         return np.mean([float(std(jax.random.key(seed))) for seed in range(3)])
 
     c4, c8 = net_std(C4), net_std(C8)
-    assert 0.8 < c8 / c4 < 2.0
+    assert 0.6 < c8 / c4 < 1.6
 
 
 def test_construction_is_cached_and_fast():
