@@ -15,11 +15,17 @@ if ! $V/python -c "import escnn.gspaces" 2>/dev/null; then
   (cd "$SP" && "$OLDPWD/$V/python" - <<'PY'
 from setuptools import setup, Extension
 from Cython.Build import cythonize
-import numpy
+import numpy, re
 mods = ["lie_learn/groups/SO3", "lie_learn/representations/SO3/irrep_bases",
         "lie_learn/representations/SO3/pinchon_hoggan/pinchon_hoggan"]
+# lie_learn's sources predate NumPy 2 (np.int / np.int_t) and Python 3 (a print statement in SO3.pyx).
+hoggan = mods[2] + ".pyx"
+with open(hoggan) as f:
+    source = f.read()
+with open(hoggan, "w") as f:
+    f.write(re.sub(r"np\.int(_t)?\b", r"np.int64\1", source))
 exts = [Extension(m.replace("/", "."), [m + ".pyx"], include_dirs=[numpy.get_include()]) for m in mods]
-setup(ext_modules=cythonize(exts, language_level=3, quiet=True), script_args=["build_ext", "--inplace"])
+setup(ext_modules=cythonize(exts, language_level=2, quiet=True), script_args=["build_ext", "--inplace"])
 PY
   )
 fi
