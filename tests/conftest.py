@@ -1,8 +1,7 @@
 """Shared test settings, fixtures and helpers.
 
-Settings: small hypothesis budgets and XLA's optimisation level 0 (compile
-time dominates small tests) so the suite stays fast on 2 cores, and full
-float32 matmul precision (equivariance is tested to float32 rounding).
+Settings: small hypothesis budgets so the suite stays fast on 2 cores, and
+full float32 matmul precision (equivariance is tested to float32 rounding).
 
 Fixtures (any test under ``tests/`` can ask for them by name):
 
@@ -33,15 +32,6 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("symjax", max_examples=25, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "symjax"))
-
-# The tests compile many small programs and run each a few times: XLA's compile
-# time dominates. LLVM's optimisation level 0 cut the CPU time of
-# tests/functional/test_layers.py + tests/train/test_step.py from 148 s to
-# 93 s (2-core x86); long training runs (the examples) run slower with it.
-# Read when XLA's CPU backend starts (the first computation), so it is set
-# here, before any test runs. A flag the caller set wins.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 
 # Equivariance is tested to float32 rounding; GPUs default to TF32 convolutions
 # (about 1e-4 relative error), so tests ask XLA for full float32 precision.
