@@ -140,7 +140,7 @@ def train(model: fnn.Module, x: np.ndarray, y: np.ndarray, seeds: int, epochs: i
 def evaluate(model: fnn.Module, params: Any, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     """Accuracy per seed upright, under rotations uniform in +-30 degrees (one fixed draw), at 90 degrees."""
     angles = jax.random.uniform(jax.random.key(3), (len(x),), minval=-math.pi / 6, maxval=math.pi / 6)
-    inputs = {"upright": jnp.asarray(x), "rot30": jax.vmap(actions.rotate_image)(jnp.asarray(x), angles),
+    inputs = {"upright": jnp.asarray(x), "rot30": jax.jit(jax.vmap(actions.rotate_image))(jnp.asarray(x), angles),
               "rot90": actions.on_image(C4, 1, jnp.asarray(x))}
 
     @jax.jit

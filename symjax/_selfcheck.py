@@ -5,8 +5,9 @@ reports the max relative error ``max_g |f(T_g x) - T'_g f(x)| / max|f(x)|``
 (:func:`symjax.symmetry.equivariance_error`).
 Known pitfalls (stride 2 on an even size, asymmetric padding, even kernel
 sizes, non-square inputs with 90-degree rotations) are measured and reported
-as such instead of passing silently. Groups that rotate by interpolation (C8,
-D8) are reported with status ``approx`` and their measured error, and their
+as such instead of passing silently. Groups not exact on the grid (C8, D8:
+steerable kernels by default) are reported with status ``approx`` and their
+measured error, and their
 elements that permute the grid (multiples of 90 degrees, flips) must stay exact.
 
 >>> row = _row("GroupConv", groups.dihedral(4), "7x7, stride 1", (7, 7), expect_exact=True)
@@ -93,7 +94,8 @@ def _volume_rows(G: groups.FiniteGroup, size: int = 5) -> list[dict]:
 
 
 def _approx_rows(G: groups.FiniteGroup, size: int = 15) -> list[dict]:
-    """A group rotating by interpolation: every element (status ``approx``), then its grid elements (exact).
+    """A group not exact on the grid (its layers' default, steerable, kernels): every element (status ``approx``),
+    then its grid elements (exact).
 
     The input is smooth (white noise blurred with a Gaussian of sigma 1.5 pixels)
     and zero outside the inscribed disc, so that no content leaves the frame
@@ -122,7 +124,7 @@ def _approx_rows(G: groups.FiniteGroup, size: int = 15) -> list[dict]:
 
         setting = f"{size}x{size} smooth, 3x3, all {G.order} elements"
         rows.append(dict(layer=layer, group=G.name, setting=setting, error=float(errors.max()), status="approx",
-                         note="rotations by interpolation: approximate (docs/layers.md)"))
+                         note="steerable kernels sampled on the grid, compared after interpolation: approximate (docs/steerable.md)"))
     err = float(errors[grid].max())
     rows.append(dict(layer="GroupConv", group=G.name, setting=f"{size}x{size}, elements {grid}", error=err,
                      status="ok" if err <= TOLERANCE else "FAIL",

@@ -449,7 +449,7 @@ def _joined(names) -> str:
 def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides=1, padding="SAME") -> list[str]:
     """Why a convolution over ``G`` with this configuration cannot be exactly equivariant: one sentence per cause.
 
-    Checked: a group that rotates by interpolation (not one of
+    Checked: a group not exact on the pixel grid (not one of
     :data:`EXACT_GROUP_NAMES`), a non-square input or kernel when ``G`` mixes
     the axes (90-degree rotations), and, for every axis that an element of ``G``
     reverses, an output grid not centred on the input's (:func:`is_centred`:
@@ -477,7 +477,7 @@ def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides
     ...     print(cause)
     height and width 8 with kernel 3, stride 2 and padding (0, 1): the output samples input positions 1, 3, ..., 7, not centred on 3.5 (centred sizes near 8 at this stride: 5, 7, 9, 11)
     >>> equivariance_pitfalls(groups.cyclic(8), (9, 11))  # doctest: +NORMALIZE_WHITESPACE
-    ['C8 rotates by interpolation (only C1, C2, C4, D1, D2, D4 are exact on the pixel grid): equivariance is approximate',
+    ['C8 is not exact on the pixel grid (only C1, C2, C4, D1, D2, D4 are): its kernels are sampled (steerable) or interpolated, so equivariance is approximate off the grid',
      'the input is 9x11, not square: the rotations of C8 do not map it onto itself']
     >>> equivariance_pitfalls(groups.octahedral(), (7, 7, 9))
     ['the input is 7x7x9, not cubic: the rotations of O exchange axes of different sizes']
@@ -496,8 +496,8 @@ def equivariance_pitfalls(G: FiniteGroup, input_shape, kernel_size=None, strides
     flat, cubic = ("square", "not square") if dims == 2 else ("cubic", "not cubic")
     causes = []
     if dims == 2 and grid_plan(G) is None:
-        causes.append(f"{G.name} rotates by interpolation (only {', '.join(EXACT_GROUP_NAMES)} are exact on the "
-                      f"pixel grid): equivariance is approximate")
+        causes.append(f"{G.name} is not exact on the pixel grid (only {', '.join(EXACT_GROUP_NAMES)} are): its kernels "
+                      f"are sampled (steerable) or interpolated, so equivariance is approximate off the grid")
     moved, exchanged = _axes_moved(G)
     what = "do not map it onto itself" if dims == 2 else "exchange axes of different sizes"
     if any(shape[a] != shape[b] for a, b in exchanged):

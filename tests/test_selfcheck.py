@@ -37,7 +37,7 @@ def test_render_table(rows):
 def test_approximate_groups_are_measured_and_their_grid_elements_exact(rows):
     approx = [r for r in rows if r["status"] == "approx"]
     assert {(r["layer"], r["group"]) for r in approx} == {("LiftingConv", "C8"), ("GroupConv", "C8")}
-    assert all(1e-3 < r["error"] < 1.0 and "interpolation" in r["note"] for r in approx)
+    assert all(1e-3 < r["error"] < 1.0 and "steerable" in r["note"] for r in approx)
     grid = [r for r in rows if r["group"] == "C8" and r["status"] != "approx"]
     assert len(grid) == 1 and grid[0]["status"] == "ok" and "[0, 2, 4, 6]" in grid[0]["setting"]
 

@@ -23,7 +23,7 @@ COMMON_CAUSES = (
     "a stride > 1 with an input size whose sampling grid is not symmetric",
     "an even kernel (no centre tap)",
     "a non-square input (or kernel) under 90-degree rotations",
-    "a group that rotates by interpolation, only approximately equivariant on the pixel grid (C8, D8, ...)",
+    "a group not exact on the pixel grid (C8, D8, ...: steerable or interpolated kernels), only approximately equivariant off the grid",
     "train-mode batch statistics or dropout (measure the model in eval mode)",
 )
 GUIDE = 'docs/layers.md, "Why stride, padding, even kernels and non-square inputs break equivariance"'
