@@ -13,7 +13,6 @@ from symjax.geometry import (
     EquivarianceWarning,
     equivariance_pitfalls,
     is_exact_on_grid,
-    is_planar,
     spatial_dims,
 )
 from symjax.groups import FiniteGroup
@@ -144,6 +143,15 @@ def check_equivariant_config(G: FiniteGroup, input_shape: tuple[int, ...], kerne
     if not all(isinstance(n, int) for n in tuple(input_shape) + tuple(kernel_size)):
         return
     causes = _pitfalls(G, tuple(input_shape), tuple(kernel_size), tuple(strides), padding)
+    report_causes(causes, G, input_shape, kernel_size, strides, padding, fn, strict, stacklevel=5)
+
+
+def report_causes(causes: Sequence[str], G: FiniteGroup, input_shape, kernel_size, strides, padding, fn: str,
+                  strict: bool, stacklevel: int) -> None:
+    """The one warning (``ValueError`` with ``strict``) of a convolution configuration that cannot be equivariant.
+
+    Nothing when ``causes`` is empty; ``stacklevel`` counts from this function to the user's call.
+    """
     if not causes:
         return
     message = (f"{fn} over {G.name} with input {'x'.join(map(str, input_shape))}, kernel "
@@ -152,4 +160,4 @@ def check_equivariant_config(G: FiniteGroup, input_shape: tuple[int, ...], kerne
     if strict:
         raise ValueError(f"{message} (strict=True)")
     warnings.warn(f"{message}. Pass strict=True to raise instead, or filter symjax.EquivarianceWarning",
-                  EquivarianceWarning, stacklevel=4)
+                  EquivarianceWarning, stacklevel=stacklevel)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from typing import Any, ClassVar, Mapping, Sequence
 
 import jax
@@ -38,6 +37,7 @@ from symjax.functional._checks import (
     canonical_strides,
     check_features,
     check_rank,
+    report_causes,
 )
 from symjax.functional._conv_layer import FunctionalGroupConv, FunctionalLiftingConv, FunctionalConv
 from symjax.functional._layer import ParamSpec, promote_dtype
@@ -52,7 +52,6 @@ from symjax.functional._steerable_basis import (
     ring_settings,
 )
 from symjax.geometry import (
-    EquivarianceWarning,
     equivariance_pitfalls,
     exact_groups,
     is_exact_on_grid,
@@ -104,15 +103,7 @@ def check_steerable_config(G, input_shape, kernel_size, strides, padding, fn: st
     if not all(isinstance(n, int) for n in tuple(input_shape) + tuple(kernel_size)):
         return
     causes = _causes(G, tuple(input_shape), tuple(kernel_size), tuple(strides), padding)
-    if not causes:
-        return
-    message = (f"{fn} over {G.name} with input {input_shape[0]}x{input_shape[1]}, kernel "
-               f"{kernel_size[0]}x{kernel_size[1]}, strides {tuple(strides)} and padding {padding!r} cannot be "
-               f"exactly equivariant: {'; '.join(causes)}")
-    if strict:
-        raise ValueError(f"{message} (strict=True)")
-    warnings.warn(f"{message}. Pass strict=True to raise instead, or filter symjax.EquivarianceWarning",
-                  EquivarianceWarning, stacklevel=3)
+    report_causes(causes, G, input_shape, kernel_size, strides, padding, fn, strict, stacklevel=4)
 
 
 def _convolve(x, kernel, strides, padding, precision):
