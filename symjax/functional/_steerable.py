@@ -322,6 +322,12 @@ class _SteerableRegular:
 
     param_names: ClassVar[tuple[str, ...]] = ("weights", "bias")
 
+    def __post_init__(self):
+        super().__post_init__()
+        for field in ("rings", "sigma", "max_frequency"):
+            object.__setattr__(self, field, _canonical(getattr(self, field)))
+        ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
+
     def _plan(self, in_features: int) -> Plan:
         G = self.group
         settings = ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
@@ -393,12 +399,6 @@ class FunctionalSteerableLiftingConv(_SteerableRegular, FunctionalLiftingConv):
     sigma: float | Sequence[float] | None = None
     max_frequency: int | Sequence[int] | None = None
 
-    def __post_init__(self):
-        super().__post_init__()
-        for field in ("rings", "sigma", "max_frequency"):
-            object.__setattr__(self, field, _canonical(getattr(self, field)))
-        ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
-
     def field_type(self, in_features: int) -> Rep:
         return in_features * Trivial(self.group)
 
@@ -426,12 +426,6 @@ class FunctionalSteerableGroupConv(_SteerableRegular, FunctionalGroupConv):
     rings: Sequence[float] | None = None
     sigma: float | Sequence[float] | None = None
     max_frequency: int | Sequence[int] | None = None
-
-    def __post_init__(self):
-        super().__post_init__()
-        for field in ("rings", "sigma", "max_frequency"):
-            object.__setattr__(self, field, _canonical(getattr(self, field)))
-        ring_settings(self.kernel_size, self.rings, self.sigma, self.max_frequency)
 
     def field_type(self, in_features: int) -> Rep:
         return in_features * Regular(self.group)
