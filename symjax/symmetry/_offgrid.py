@@ -112,6 +112,12 @@ class OffGridErrors(NamedTuple):
       reflections: ``(|G|,)`` bool, the elements with ``det M < 0``.
       on_grid: ``(|G|,)`` bool, the elements that map the pixel grid to itself
         (multiples of 90 degrees and the axis and diagonal flips): exact for a grid-exact network.
+
+    >>> import numpy as np
+    >>> r = OffGridErrors(errors=np.array([0.0, 2e-3, 1e-7, 4e-3]), angles=np.array([0.0, 45.0, 90.0, 135.0]),
+    ...                   reflections=np.zeros(4, bool), on_grid=np.array([True, False, True, False]))
+    >>> round(r.offgrid_mean(), 6), r.ongrid_max()
+    (0.003, 1e-07)
     """
 
     errors: np.ndarray
