@@ -371,6 +371,9 @@ def steerable_basis(in_rep: Rep, out_rep: Rep, kernel_size: int | Sequence[int] 
     >>> bool(np.allclose(quarter, basis @ groups.Regular(D8).matrices[2]))  # ... permute the group axis
     True
     """
+    for argname, rep in (("in_rep", in_rep), ("out_rep", out_rep)):
+        if not isinstance(rep, Rep):
+            raise TypeError(f"steerable_basis expects {argname} to be a symjax.groups.Rep, got {type(rep).__name__}")
     settings = ring_settings(kernel_size, rings, sigma, max_frequency)
     G = in_rep.group
     if out_rep.group != G:

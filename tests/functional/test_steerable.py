@@ -257,3 +257,11 @@ def test_construction_is_cached_and_fast():
     spec = regular_conv("group", D16, 8, kernel_size=5).param_specs(8)[0]
     assert spec.shape == (11, 8, 32, 8)
     assert grid_points(3).tolist() == [[-1, 1], [0, 1], [1, 1], [-1, 0], [0, 0], [1, 0], [-1, -1], [0, -1], [1, -1]]
+
+
+def test_steerable_basis_names_a_bad_argument():
+    C8 = groups.cyclic(8)
+    with pytest.raises(TypeError, match="steerable_basis expects in_rep to be a symjax.groups.Rep"):
+        F.steerable_basis("regular", groups.Regular(C8))
+    with pytest.raises(ValueError, match="one group"):
+        F.steerable_basis(groups.Regular(C8), groups.Regular(groups.cyclic(4)))
