@@ -40,7 +40,7 @@ def test_benchmark_scripts_import(name):
 
 def test_suite_lists_every_part():
     assert _load("suite").PARTS == bench.PARTS == ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx",
-                                                   "bench_cpu_conv")
+                                                   "bench_cpu_conv", "bench_steerable")
     assert set(bench.CORE) == set(bench.PARTS) - {"bench_escnn"}
 
 
@@ -82,7 +82,7 @@ def test_bench_runs_from_an_installed_package(tmp_path):
 
 
 def test_bench_rejects_unknown_parts(capsys):
-    with pytest.raises(SystemExit, match="--parts takes gconv, syre, escnn, approx, cpu_conv; got fast"):
+    with pytest.raises(SystemExit, match="--parts takes gconv, syre, escnn, approx, cpu_conv, steerable; got fast"):
         cli.main(["bench", "--parts", "syre,fast"])
     with pytest.raises(ValueError, match="parts must be names from"):
         bench.run(parts=["fast"])

@@ -8,7 +8,9 @@ repository's ``benchmarks/bench_<part>.py`` scripts run the same):
 - :mod:`symjax.bench.gconv`: G-conv vs plain conv (the cost of the kernel expansion);
 - :mod:`symjax.bench.syre`: ``optim.syre_adamw`` vs ``optax.adamw``;
 - :mod:`symjax.bench.approx`: equivariance error of the groups that rotate by interpolation;
-- :mod:`symjax.bench.cpu_conv`: XLA:CPU convolution backends, XLA's default vs ``symjax.xla``.
+- :mod:`symjax.bench.cpu_conv`: XLA:CPU convolution backends, XLA's default vs ``symjax.xla``;
+- :mod:`symjax.bench.steerable`: steerable C_n/D_n convolutions: off-grid invariance error (bilinear
+  against steerable kernels), eager init of a D16 net, train step against a plain conv.
 
 They need only symjax's own dependencies, so they run from an installed wheel.
 :mod:`symjax.bench.timing` holds the timers they share. The comparison with
@@ -17,7 +19,7 @@ escnn (PyTorch) needs ``torch`` and ``escnn`` and lives in the repository
 runs from a repository checkout, and says why it is skipped otherwise.
 
 >>> PARTS
-('bench_gconv', 'bench_syre', 'bench_escnn', 'bench_approx', 'bench_cpu_conv')
+('bench_gconv', 'bench_syre', 'bench_escnn', 'bench_approx', 'bench_cpu_conv', 'bench_steerable')
 """
 from __future__ import annotations
 
@@ -27,13 +29,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Sequence
 
-from symjax.bench import approx, cpu_conv, gconv, syre
+from symjax.bench import approx, cpu_conv, gconv, steerable, syre
 from symjax.bench.script import script_main
 
 __all__ = ["PARTS", "CORE", "run", "checkout_escnn", "script_main"]
 
-PARTS = ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx", "bench_cpu_conv")
-CORE = {"bench_gconv": gconv, "bench_syre": syre, "bench_approx": approx, "bench_cpu_conv": cpu_conv}
+PARTS = ("bench_gconv", "bench_syre", "bench_escnn", "bench_approx", "bench_cpu_conv", "bench_steerable")
+CORE = {"bench_gconv": gconv, "bench_syre": syre, "bench_approx": approx, "bench_cpu_conv": cpu_conv,
+        "bench_steerable": steerable}
 ESCNN_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_escnn.py"
 
 
