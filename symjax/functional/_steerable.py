@@ -13,10 +13,12 @@ folds the expansion (:meth:`FunctionalConv.expand`).
 
 Initialisation (escnn's generalised He, computed from the basis): the coefficients
 of each pair of field types are normal with the variance that gives every output
-component ``E[sum_(taps, inputs) kernel^2] = 2``, split over the input field types
-by their dimension, corrected for the stronger response of smooth kernels to
-smooth inputs (``HE_GAIN`` in the basis module), so C8/C16 networks keep the
-activation scale of C4 networks.
+component the response ``E[sum_inputs (sum_taps kernel)^2] = 2`` to constant inputs
+(``E[sum_(taps, inputs) kernel^2] = 2`` where the white response is larger), split
+over the input field types by their dimension: smooth kernels answer the smooth
+feature maps of a network more strongly than white noise (``HE_GAIN`` in the basis
+module), so C8/C16 networks keep the activation scale of C4 networks. The draws
+come from one compiled program for all the layers (``_steerable_init``).
 """
 from __future__ import annotations
 
@@ -47,10 +49,10 @@ from symjax.functional._steerable_basis import (
     RingSettings,
     check_planar,
     expand_kernel,
-    normal_init,
     plan,
     ring_settings,
 )
+from symjax.functional._steerable_init import normal_init
 from symjax.geometry import (
     equivariance_pitfalls,
     exact_groups,

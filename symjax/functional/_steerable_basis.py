@@ -44,7 +44,7 @@ import numpy as np
 from symjax.geometry import regular_index
 from symjax.groups import DirectSum, FiniteGroup, LieGroup, Regular, Rep, decompose, invariant_basis
 
-__all__ = ["HE_GAIN", "Block", "Plan", "plan", "expand_kernel", "normal_init", "MIN_NORM", "RingSettings", "ring_settings", "steerable_basis", "PairBasis", "pair_basis",
+__all__ = ["HE_GAIN", "Block", "Plan", "plan", "expand_kernel", "MIN_NORM", "RingSettings", "ring_settings", "steerable_basis", "PairBasis", "pair_basis",
            "rotated_harmonics", "summands"]
 
 MIN_NORM = 1e-6
@@ -418,13 +418,17 @@ def check_planar(G) -> None:
 # -- the expansion plan of a layer: its coefficients, their initialisation, its kernel -------------------
 
 HE_GAIN = 2.0
-"""He's gain for ReLU networks: the target of ``E[sum kernel^2]`` per output component at initialisation.
+"""He's gain for ReLU networks: the target, per output component at initialisation, of the kernel's
+response to constant inputs ``E[sum_i (sum_p k)^2]`` (``dc_energy``), or of its response to white
+inputs ``E[sum_p,i k^2]`` (``energy``) where that is larger.
 
-A free kernel answers white and constant inputs alike (``E[sum_p,i k^2] = E[sum_i (sum_p k)^2]``);
-the smooth steerable kernels answer constant (smooth) inputs more strongly by ``rho = dc_energy /
-energy`` (2-2.5 for 5x5 and 7x7 kernels). The initialisation aims at the geometric mean:
-``sqrt(E[sum k^2] * max(E[sum_i (sum_p k)^2], E[sum k^2])) = HE_GAIN``, so that a 3-layer C8 net
-on digits starts with the logit scale of the C4 net (``tests/functional/test_steerable.py``).
+A free kernel (C4, D4) answers every input alike (independent taps: both energies are equal). The
+smooth steerable kernels answer constant and smooth inputs more strongly than white ones, by
+``rho = dc_energy / energy`` (1.3, 2.7, 3.5 for 3x3, 5x5, 7x7 kernels), and the feature maps of a
+network are smooth and, after a ReLU, carry a mean. Calibrated on white inputs, or on the geometric
+mean of the two responses, every steerable layer raised the activation scale against C4's layers
+and C8/C16 nets started at 2-3x the scale of the C4 net (``benchmarks/bench_steerable_init.py
+--scale``); calibrated on the constant response they keep it (``tests/functional/test_steerable.py``).
 """
 
 
@@ -498,7 +502,7 @@ def plan(in_rep: Rep, out_rep: Rep, settings: RingSettings) -> Plan:
                 shape = (basis.harmonics.shape[1], mult_in[i], a.dim, mult_out[o])
             else:
                 shape = (basis.size, mult_in[i], mult_out[o])
-            std = math.sqrt(HE_GAIN * a.dim / (fan_in * math.sqrt(basis.energy * max(basis.dc_energy, basis.energy))))
+            std = math.sqrt(HE_GAIN * a.dim / (fan_in * max(basis.dc_energy, basis.energy)))
             blocks.append(Block(i, o, basis, offset, shape, std))
             offset += math.prod(shape)
     G = in_rep.group
@@ -540,20 +544,3 @@ def expand_kernel(p: Plan, weights: jax.Array, kernel_size: int) -> jax.Array:
     if p.perm_out is not None:
         kernel = kernel[:, :, p.perm_out]
     return kernel.reshape((kernel_size, kernel_size) + kernel.shape[1:])
-
-
-def normal_init(stds: tuple[tuple[int, float], ...]):
-    """An initialiser drawing one normal vector scaled per block: ``stds`` is ``((size, std), ...)``.
-
-    Drawn flat and reshaped (as :func:`~symjax.functional.default_kernel_init`: XLA:CPU compiles
-    a rank-1 draw several times faster than a rank-4 one, most of an eager ``init``).
-    """
-    values = {s for _, s in stds}
-    scale = values.pop() if len(values) == 1 else np.concatenate(
-        [np.full(n, s, np.float32) for n, s in stds]) if stds else np.zeros(0, np.float32)
-
-    def init(key, shape, dtype=jnp.float32):
-        flat = jax.random.normal(key, (math.prod(shape),), dtype)
-        return (flat * jnp.asarray(scale, dtype)).reshape(shape)
-
-    return init
