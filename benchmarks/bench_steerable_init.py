@@ -37,6 +37,7 @@ import json
 import statistics
 import subprocess
 import sys
+import warnings
 
 CHILD = r'''
 import json, sys, time, warnings
@@ -118,7 +119,9 @@ def scale(seeds: int = 40, fields: int = 6) -> dict:
 
     from symjax import functional as F, groups
     from symjax.functional._steerable import regular_conv
+    from symjax.geometry import EquivarianceWarning
 
+    warnings.simplefilter("ignore", EquivarianceWarning)  # C8, C16, D8, D16: approximate off the grid
     coarse = np.random.default_rng(0).uniform(size=(32, 8, 8, 1))
     x = jax.image.resize(jnp.asarray(coarse, jnp.float32), (32, 28, 28, 1), "linear")
     results = {}
