@@ -169,6 +169,8 @@ def test_steerable_regular_convs_exact_on_the_grid_and_export():
     assert y.shape == (2, 5, 5, 2, G.order)
     assert float(jnp.abs(errors).max()) < 1e-5 * float(jnp.abs(y).max())
     assert max(float(jnp.abs(e).max()) for e in exported) < 1e-5
+    closed = jax.jit(lambda x: conv.apply(p2, jax.nn.relu(lift.apply(p1, x))))  # weights constants: expanded at trace
+    np.testing.assert_allclose(closed(x), y, atol=1e-5)
 
 def test_default_basis_switch():
     """Off the grid the default is steerable; exact groups keep the free kernel, bit-identical; bilinear on request."""
