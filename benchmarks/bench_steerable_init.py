@@ -1,4 +1,4 @@
-"""First-call eager ``init`` of a D16 regular-field network (issue 13's construction target: under 1 s), fresh processes.
+"""First-call eager ``init`` of a D16 regular-field net (issue 13: under 1 s), in fresh processes; init scale.
 
 Each run is a new Python process (nothing compiled, no basis cached) that
 imports symjax, makes the input, then times ``model.init`` twice (first and
