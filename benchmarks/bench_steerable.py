@@ -70,7 +70,7 @@ def escnn_offgrid(name: str, size: int = 33, fields: int = 4, seeds: int = 4, wi
             "ongrid_max": float(max(r.ongrid_max() for r in results)), "build_s": build}
 
 
-LEVERS = ["--pool", "mean", "--blur", "1", "--antialias", "1", "--disc"]
+LEVERS = ["--pool", "mean", "--blur", "1", "--disc"]
 """The digits net's options that close the gap between the angles (benchmarks/README.md, "Steerable convolutions")."""
 
 

@@ -9,11 +9,16 @@ and tested on the held-out digits rotated by every multiple of 360/n degrees
 steerable kernel basis unless ``--basis bilinear`` asks for the kernels rotated
 by interpolation. Rotations by multiples of 90 degrees move the pixels exactly;
 the others are where a G-CNN trained upright can lose accuracy. The levers
-measured in benchmarks/README.md ("Steerable convolutions"): ``--pool mean``
-(smoothing before subsampling) and ``--blur SIGMA`` (a fixed Gaussian blur of
-the input, train and test alike).
+measured in benchmarks/README.md ("Steerable convolutions"), all part of the
+model (train and test alike): ``--pool mean`` (smoothing before subsampling),
+``--blur SIGMA`` (a fixed Gaussian blur of the input), ``--antialias SIGMA``
+(the same blur of the feature maps before the pool) and ``--disc`` (the input
+and the final spatial mean on the inscribed disc: the lever that closes the gap
+between the angles). ``--round-trip`` also tests the digits rotated and rotated
+back, seen upright (what the resampling loses, no equivariance involved).
 
     python examples/rotated_digits_c8.py                      # C8, 6-12 minutes on 2 busy CPU cores
+    python examples/rotated_digits_c8.py --disc --pool mean --blur 1   # spread 0.04 between the angles
     python examples/rotated_digits_c8.py --group C16 --plot accuracy.png
     python examples/rotated_digits_c8.py --quick              # seconds (smoke test)
 
