@@ -1,6 +1,4 @@
 """Functional layer definitions: parameters, apply == functional calls, export expansion == apply, Linen == NNX."""
-import re
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +13,6 @@ from symjax.groups._reps import Regular, Standard, Trivial, equivariant_basis
 
 D4, C4, C8 = groups.dihedral(4), groups.cyclic(4), groups.cyclic(8)
 APPROX = pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")  # C8 warns by design: approximate
-DOC = Path(__file__).resolve().parents[2] / "docs" / "adding_a_layer.md"
 
 
 def normal(seed, shape):
@@ -257,15 +254,6 @@ def test_linen_and_nnx_exports_use_the_same_expansion():
     np.testing.assert_array_equal(exported.model.conv.kernel[...], expanded["kernel"])
     np.testing.assert_array_equal(exported.model.conv.bias[...], expanded["bias"])
     np.testing.assert_allclose(exported(x), mod(x).reshape(1, 7, 7, 24), rtol=1e-5, atol=1e-5)
-
-
-def test_docs_adding_a_layer_code_runs():
-    """Every python block of docs/adding_a_layer.md, run in order in one namespace."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) >= 4
-    namespace = {"__name__": "adding_a_layer"}
-    for block in blocks:
-        exec(compile(block, str(DOC), "exec"), namespace)
 
 
 def test_layers_refuse_zero_features_and_accept_an_empty_batch():
