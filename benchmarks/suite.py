@@ -4,7 +4,7 @@
 
 The parts that need only symjax's dependencies live in the package
 (:mod:`symjax.bench`: G-conv vs plain conv, syre vs adamw, approximate
-rotations, XLA:CPU convolution backends); the peer comparison with escnn
+rotations, XLA:CPU convolution backends, steerable convolutions); the peer comparison with escnn
 (PyTorch) is `bench_escnn.py` here. Every figure is measured in this one process
 (ratios of interleaved medians). ``--dtype`` applies to the G-conv benchmark
 (parameters and activations of both nets); the other parts run in float32.

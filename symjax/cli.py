@@ -129,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="demo_out", help="folder for the PNG plots (default: demo_out)")
     p.set_defaults(fn=_demo)
     p = sub.add_parser("bench", help="benchmarks: G-conv vs plain conv, syre vs adamw, approximate rotations, "
-                                     "XLA:CPU convolutions; escnn when run from the repository with escnn installed")
+                                     "XLA:CPU convolutions, steerable convolutions; escnn when run from the repository "
+                                     "with escnn installed")
     p.add_argument("--quick", action="store_true", help="fewer sizes and repetitions")
     p.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of each part (not a measurement)")
     p.add_argument("--parts", default=None, metavar="A,B",
-                   help="only these parts, comma-separated: gconv, syre, escnn, approx, cpu_conv (default: all)")
+                   help="only these parts, comma-separated: gconv, syre, escnn, approx, cpu_conv, steerable "
+                        "(default: all)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(fn=_bench)
     p = sub.add_parser("check", help="equivariance self-check of every layer and group, as a table")
