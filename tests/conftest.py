@@ -23,6 +23,7 @@ Fixtures (any test under ``tests/`` can ask for them by name):
   by interpolation (C8, D8, SO(2)).
 """
 import os
+import pathlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -41,6 +42,33 @@ import jax.numpy as jnp  # noqa: E402
 jax.config.update("jax_default_matmul_precision", "highest")
 
 from symjax import geometry, symmetry  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+TRAINS = ("tests/test_tetris3d.py", "tests/test_symmetry_breaking_example.py")
+"""Test files whose time goes into running compiled training code rather than compiling it (marked ``trains``).
+
+``make test`` runs the suite in two pytest runs: ``-m "not trains"`` with XLA's backend optimisation off
+(``XLA_FLAGS=--xla_backend_optimization_level=0``: most tests compile many small programs and run each once;
+their CPU time fell by 39% in tests/test_actions.py, nn/test_layers.py, groups/test_lie.py and train/test_step.py),
+then ``-m trains tests`` with XLA's defaults (at level 0 these files' convolution training ran 3-4x slower:
+tests/test_tetris3d.py 17 s -> 68 s CPU). A plain ``pytest`` runs everything with the defaults."""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.resolve().relative_to(ROOT).as_posix() in TRAINS:
+            item.add_marker(pytest.mark.trains)
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``-m trains`` collects only the files of ``TRAINS`` (not the whole suite a second time)."""
+    if config.option.markexpr == "trains" and collection_path.suffix == ".py":
+        path = collection_path.resolve()
+        if path.is_relative_to(ROOT / "tests") and path.name != "conftest.py":
+            return path.relative_to(ROOT).as_posix() not in TRAINS
+    return None
+
 
 TOL = 1e-5
 """Largest relative equivariance error accepted for exact groups (float32 rounding is ~1e-6)."""
