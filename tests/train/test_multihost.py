@@ -101,7 +101,9 @@ def _free_port() -> int:
 
 
 def _launch(processes: int, process_id: int, port: int, out_dir, devices: int) -> subprocess.Popen:
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
+    # the caller's XLA flags (make test's optimisation level) plus the host devices
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
     command = [sys.executable, "-c", WORKER, str(processes), str(process_id), str(port), str(out_dir)]
     log = open(out_dir / f"log_{processes}_{process_id}.txt", "w")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
