@@ -5,15 +5,16 @@ scikit-learn's 8x8 digits are upsampled to 12x12 and zero-padded to 13x13 (odd: 
 onto itself). Every model is trained on upright digits, one run per seed, and tested upright,
 under random rotations uniform in +-30 degrees (``actions.rotate_image``) and at 90 degrees. A fully
 C4-invariant model cannot tell a 6 from a 9 rotated by 180 degrees; the CNN has no symmetry at all; the
-restricted model (``nn.Restrict`` C4 -> trivial before its last convolution) and the relaxed model (relaxed
-lifting and group convolutions, their coefficients pulled toward equal by ``functional.relaxed_penalty``)
-sit in between. The last column is the local equivariance error of Gruver et al. (ICLR 2023): the mean over
+restricted model (``nn.Restrict`` C4 -> trivial before its last convolution) and the relaxed model (the
+invariant model with relaxed lifting and group convolutions, their coefficients pulled toward equal by
+``--penalty`` times ``functional.relaxed_penalty``) sit in between. The last column is the local equivariance error of Gruver et al. (ICLR 2023): the mean over
 test images and classes of ``|d/dt softmax(f(rot_t x))|`` at ``t = 0`` (``symmetry.lie_derivative``).
 
     python examples/symmetry_breaking.py                # 3 seeds, 20 epochs, 1200 digits (the docs' table)
     python examples/symmetry_breaking.py --quick        # 2 seeds, 3 epochs, 600 digits
     python examples/symmetry_breaking.py --quick --seeds 1 --models "C4-invariant,C4 -> trivial"  # the test's run
     python examples/symmetry_breaking.py --plot out.png
+    python examples/symmetry_breaking.py --models "relaxed C4" --penalty 0.1  # the penalty controls the breaking
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ TESTS = ("upright", "rot30", "rot90", "lie")
 
 
 class Invariant(fnn.Module):
-    """C4-invariant: lift, a stride-2 group conv (13x13 -> 7x7), a 7x7 VALID group conv to 1x1, max over the group."""
+    """C4-invariant: lift, a stride-2 group conv (13x13 -> 7x7), a 7x7 VALID group conv to 1x1, mean over the group."""
 
     width: int = 6
 
@@ -49,7 +50,7 @@ class Invariant(fnn.Module):
         f = fnn.relu(nn.LiftingConv(C4, self.width)(x))
         f = fnn.relu(nn.GroupConv(C4, self.width, strides=2)(f))
         f = fnn.relu(nn.GroupConv(C4, self.width, kernel_size=7, padding="VALID")(f))
-        return fnn.Dense(10)(nn.GroupPool()(f)[:, 0, 0])
+        return fnn.Dense(10)(nn.GroupPool("mean")(f)[:, 0, 0])
 
 
 class CNN(fnn.Module):
@@ -80,7 +81,13 @@ class Restricted(fnn.Module):
 
 
 class Relaxed(fnn.Module):
-    """The invariant model with relaxed lifting and group convolutions (2 kernels each)."""
+    """The invariant model with relaxed lifting and group convolutions in every layer (2 kernels each).
+
+    As in Wang et al., every layer is relaxed: with equal coefficients (the initialisation) this is exactly
+    :class:`Invariant`, and each layer's coefficients can move apart. Both pool with the mean over the group: a
+    max passes the gradient to the winning group element only, and with it the coefficients moved less in
+    training and the model broke C4 less (90-degree accuracy closer to the upright one, 2 seeds).
+    """
 
     width: int = 6
 
@@ -89,7 +96,7 @@ class Relaxed(fnn.Module):
         f = fnn.relu(nn.RelaxedLiftingConv(C4, self.width)(x))
         f = fnn.relu(nn.RelaxedGroupConv(C4, self.width, strides=2)(f))
         f = fnn.relu(nn.RelaxedGroupConv(C4, self.width, kernel_size=7, padding="VALID")(f))
-        return fnn.Dense(10)(nn.GroupPool()(f)[:, 0, 0])
+        return fnn.Dense(10)(nn.GroupPool("mean")(f)[:, 0, 0])
 
 
 MODELS = {"C4-invariant": Invariant(), "CNN": CNN(), "C4 -> trivial": Restricted(), "relaxed C4": Relaxed()}
