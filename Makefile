@@ -22,10 +22,11 @@ $(STAMP_DEMO): pyproject.toml | $(PY)
 # Two workers (the machines have 2 cores; most of a test's time is single-threaded XLA compilation);
 # --dist loadfile keeps each file's module fixtures (the quick demo run) in one worker.
 # Two runs: most tests compile many small programs and run each once, so XLA's backend optimisation is off for
-# them; the few files that spend their time training (marked `trains`, see tests/conftest.py) keep XLA's defaults.
+# them; the few files that spend their time training (marked `trains`, see tests/conftest.py) keep it on.
+# tests/xla_flags.py prints each run's XLA_FLAGS (the measurements behind them are in its docstring).
 test: $(STAMP_TEST)
-	XLA_FLAGS="--xla_backend_optimization_level=0 $$XLA_FLAGS" $(PY) -m pytest -n 2 --dist loadfile -m "not trains"
-	$(PY) -m pytest -n 2 --dist loadfile -m trains tests
+	XLA_FLAGS="$$($(PY) tests/xla_flags.py compile)" $(PY) -m pytest -n 2 --dist loadfile -m "not trains"
+	XLA_FLAGS="$$($(PY) tests/xla_flags.py train)" $(PY) -m pytest -n 2 --dist loadfile -m trains tests
 
 demo: $(STAMP_DEMO)
 	$(VENV)/bin/symjax demo

@@ -49,10 +49,11 @@ TRAINS = ("tests/test_tetris3d.py", "tests/test_symmetry_breaking_example.py")
 """Test files whose time goes into running compiled training code rather than compiling it (marked ``trains``).
 
 ``make test`` runs the suite in two pytest runs: ``-m "not trains"`` with XLA's backend optimisation off
-(``XLA_FLAGS=--xla_backend_optimization_level=0``: most tests compile many small programs and run each once;
-their CPU time fell by 39% in tests/test_actions.py, nn/test_layers.py, groups/test_lie.py and train/test_step.py),
-then ``-m trains tests`` with XLA's defaults (at level 0 these files' convolution training ran 3-4x slower:
-tests/test_tetris3d.py 17 s -> 68 s CPU). A plain ``pytest`` runs everything with the defaults."""
+(most tests compile many small programs and run each once; their CPU time fell by 39% in tests/test_actions.py,
+nn/test_layers.py, groups/test_lie.py and train/test_step.py), then ``-m trains tests`` with it on (at level 0
+these files' convolution training ran 3-4x slower: tests/test_tetris3d.py 17 s -> 68 s CPU). Both runs also
+use XLA:CPU's older elemental emitters (another quarter to a third off compile-bound files). The flags of
+each run and their measurements: tests/xla_flags.py. A plain ``pytest`` runs everything with the defaults."""
 
 
 def pytest_collection_modifyitems(config, items):

@@ -206,17 +206,19 @@ def nnx_params(module):
     return {n: getattr(module, n)[...] for n in module.functional.param_names if getattr(module, n) is not None}
 
 
-@pytest.mark.parametrize("lin,mod,shape", [
-    (nn.LiftingConv(D4, 4, padding=1), nnx.LiftingConv(D4, 3, 4, padding=1, rngs=fnnx.Rngs(0)), (2, 7, 7, 3)),
+# The NNX modules are built in the test (their parameters are drawn when built: not at collection, in every worker).
+@pytest.mark.parametrize("lin,make_mod,shape", [
+    (nn.LiftingConv(D4, 4, padding=1), lambda: nnx.LiftingConv(D4, 3, 4, padding=1, rngs=fnnx.Rngs(0)), (2, 7, 7, 3)),
     (nn.GroupConv(C4, 2, kernel_size=5, strides=2, use_bias=False),
-     nnx.GroupConv(C4, 3, 2, kernel_size=5, strides=2, use_bias=False, rngs=fnnx.Rngs(1)), (1, 9, 9, 3, 4)),
-    pytest.param(nn.GroupConv(C8, 2), nnx.GroupConv(C8, 2, 2, rngs=fnnx.Rngs(2)), (1, 7, 7, 2, 8), marks=APPROX),
-    (nn.SetLinear(4, kernel_init=LECUN), nnx.SetLinear(3, 4, kernel_init=LECUN, rngs=fnnx.Rngs(3)), (2, 6, 3)),
+     lambda: nnx.GroupConv(C4, 3, 2, kernel_size=5, strides=2, use_bias=False, rngs=fnnx.Rngs(1)), (1, 9, 9, 3, 4)),
+    pytest.param(nn.GroupConv(C8, 2), lambda: nnx.GroupConv(C8, 2, 2, rngs=fnnx.Rngs(2)), (1, 7, 7, 2, 8),
+                 marks=APPROX),
+    (nn.SetLinear(4, kernel_init=LECUN), lambda: nnx.SetLinear(3, 4, kernel_init=LECUN, rngs=fnnx.Rngs(3)), (2, 6, 3)),
     (nn.EquivariantLinear(Regular(D4), Regular(D4) + Trivial(D4)),
-     nnx.EquivariantLinear(Regular(D4), Regular(D4) + Trivial(D4), rngs=fnnx.Rngs(4)), (3, 8)),
+     lambda: nnx.EquivariantLinear(Regular(D4), Regular(D4) + Trivial(D4), rngs=fnnx.Rngs(4)), (3, 8)),
 ], ids=["lift", "group-nobias", "group-C8", "set", "equivariant-linear"])
-def test_linen_and_nnx_give_identical_outputs_for_identical_parameters(lin, mod, shape):
-    x = normal(5, shape)
+def test_linen_and_nnx_give_identical_outputs_for_identical_parameters(lin, make_mod, shape):
+    mod, x = make_mod(), normal(5, shape)
     variables = lin.init(jax.random.key(0), x)
     assert jax.tree.map(jnp.shape, variables["params"]) == jax.tree.map(jnp.shape, nnx_params(mod))
     assert lin.functional == mod.functional

@@ -4,8 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.linalg import expm
-from scipy.stats import ortho_group, special_ortho_group
 
 from symjax import groups
 from symjax.groups import (
@@ -36,6 +34,8 @@ SO2, O2 = SO(2), O(2)
 @functools.lru_cache(maxsize=None)
 def _samples(G) -> np.ndarray:
     """Six Haar-random elements of SO(2)/O(2), float64 (SciPy)."""
+    from scipy.stats import ortho_group, special_ortho_group  # imported here: scipy.stats is slow to import
+
     if G.kind == "SO":
         return special_ortho_group.rvs(2, size=6, random_state=0)
     return ortho_group.rvs(2, size=6, random_state=1)
@@ -153,6 +153,8 @@ def test_lie_homomorphism_and_orthogonal(G):
 
 @pytest.mark.parametrize("G", [SO2, O2], ids=lambda G: G.name)
 def test_lie_exp_drho(G):
+    from scipy.linalg import expm
+
     A = G.lie_algebra[0]
     for psi in irreps(G, 4):
         for t in (0.3, -1.7, 2.9):
