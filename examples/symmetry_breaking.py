@@ -7,8 +7,9 @@ under random rotations uniform in +-30 degrees (``actions.rotate_image``) and at
 C4-invariant model cannot tell a 6 from a 9 rotated by 180 degrees; the CNN has no symmetry at all; the
 restricted model (``nn.Restrict`` C4 -> trivial before its last convolution) and the relaxed model (the
 invariant model with relaxed lifting and group convolutions, their coefficients pulled toward equal by
-``--penalty`` times ``functional.relaxed_penalty``) sit in between. The last column is the local equivariance error of Gruver et al. (ICLR 2023): the mean over
-test images and classes of ``|d/dt softmax(f(rot_t x))|`` at ``t = 0`` (``symmetry.lie_derivative``).
+``--penalty`` times ``functional.relaxed_penalty``) sit in between. The last column is the local equivariance
+error of Gruver et al. (ICLR 2023): the mean over test images and classes of ``|d/dt softmax(f(rot_t x))|`` at
+``t = 0`` (``symmetry.lie_derivative``).
 
     python examples/symmetry_breaking.py                # 3 seeds, 20 epochs, 1200 digits (the docs' table)
     python examples/symmetry_breaking.py --quick        # 2 seeds, 3 epochs, 600 digits
