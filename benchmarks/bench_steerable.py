@@ -10,7 +10,7 @@ where ``torch`` and ``escnn`` import (``benchmarks/install_escnn.sh`` builds
 the same shape on the same analytic inputs, with its construction time.
 
     python benchmarks/bench_steerable.py [--quick] [--tiny] [--json FILE] [--digits GROUPS] [--seeds N]
-        [--levers {off,on,both}] [--no-core]
+        [--levers {off,on,both}] [--no-core] [--round-trip]
     .venv-bench/bin/python benchmarks/bench_steerable.py ...   # with the escnn column
 """
 from __future__ import annotations
@@ -74,12 +74,15 @@ LEVERS = ["--pool", "mean", "--blur", "1", "--disc"]
 """The digits net's options that close the gap between the angles (benchmarks/README.md, "Steerable convolutions")."""
 
 
-def digits(group: str, seed: int, basis: str | None, quick: bool, levers: bool = False) -> dict:
+def digits(group: str, seed: int, basis: str | None, quick: bool, levers: bool = False,
+           round_trip: bool = False) -> dict:
+    """One run of ``examples/rotated_digits_c8.py``: accuracy per angle, worst, spread, train loss of the last 5 steps."""
     argv = ["--group", group, "--seed", str(seed)] + (["--basis", basis] if basis else []) + (["--quick"] if quick else [])
-    argv += LEVERS if levers else []
+    argv += (LEVERS if levers else []) + (["--round-trip"] if round_trip else [])
     out = runpy.run_path(str(EXAMPLE))["main"](argv)
     return {"group": group, "seed": seed, "basis": basis or "default", "levers": levers, "accuracy": out["accuracy"],
-            "worst": out["worst"], "spread": out["spread"], "seconds": out["seconds"]}
+            "worst": out["worst"], "spread": out["spread"], "seconds": out["seconds"],
+            "final_loss": float(np.mean(out["loss"][-5:])), "round_trip": out["round_trip"]}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--levers", choices=("off", "on", "both"), default="both",
                         help="the digits net plain, with LEVERS, or both")
     parser.add_argument("--no-core", action="store_true", help="skip symjax.bench.steerable (digits and escnn only)")
+    parser.add_argument("--round-trip", action="store_true",
+                        help="digits: also the accuracy on the digits rotated and rotated back (the example's option)")
     args = parser.parse_args(argv)
     results = {}
     if not args.no_core:
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     for group in filter(None, args.digits.split(",")):
         for seed in range(args.seeds):
             for levers in {"off": (False,), "on": (True,), "both": (False, True)}[args.levers]:
-                results["digits"].append(digits(group, seed, None, args.tiny, levers))
+                results["digits"].append(digits(group, seed, None, args.tiny, levers, args.round_trip))
     for r in results["digits"]:
         print(f"  digits {r['group']} seed {r['seed']} {'with levers' if r['levers'] else 'plain':<11}: worst angle "
               f"{r['worst']:.3f}, spread {r['spread']:.3f}")
