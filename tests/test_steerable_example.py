@@ -2,9 +2,12 @@
 import pathlib
 import runpy
 
+import pytest
+
 EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "rotated_digits_c8.py"
 
 
+@pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")  # C8 is approximate by design
 def test_rotated_digits_c8_quick(tmp_path, capsys):
     plot = tmp_path / "accuracy.png"
     # the levers of benchmarks/README.md on (input blur, blur before the pool, disc): they run, C4 stays exact

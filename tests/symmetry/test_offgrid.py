@@ -42,6 +42,7 @@ def _net(G, size):
     return jax.jit(lambda x: conv.apply(v2, jax.nn.relu(lift.apply(v1, x))))
 
 
+@pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")  # C8 is approximate by design
 def test_bilinear_c8_net_is_exact_on_the_grid_and_measured_off_it():
     """Margin: the off-grid error of this random net is 1e-2 to 1e-1 (seeds 0-3), far above float rounding."""
     net = _net(C8, 13)
@@ -95,6 +96,7 @@ def test_arguments_are_checked():
         symmetry.check_offgrid_equivariance(jnp.sum, C4, size=9, offgrid_tol=-1.0)
 
 
+@pytest.mark.filterwarnings("ignore::symjax.EquivarianceWarning")  # C8 is approximate by design
 def test_selfcheck_off_grid_rows():
     rows = _selfcheck._offgrid_rows(D8, size=13)
     assert [(r["setting"].split(", ", 1)[1], r["status"]) for r in rows] == [
