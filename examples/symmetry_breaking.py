@@ -20,12 +20,14 @@ column is the local equivariance error of Gruver et al. (ICLR 2023): the mean ov
     python examples/symmetry_breaking.py --models "CNN,C16-invariant"   # the steerable C16 model (minutes)
     python examples/symmetry_breaking.py --quick --seeds 1 --models "C4-invariant,C4 -> trivial"  # the test's run
     python examples/symmetry_breaking.py --plot out.png
+    python examples/symmetry_breaking.py --json FILE      # the values per seed (benchmarks/results/: the docs' records)
     python examples/symmetry_breaking.py --models "relaxed C4" --penalty 0.1  # the penalty controls the breaking
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 import warnings
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--penalty", type=float, default=1e-3, help="weight of relaxed_penalty in the loss")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated names among " + ", ".join(MODELS))
     parser.add_argument("--plot", default=None, help="save a bar plot here (needs matplotlib)")
+    parser.add_argument("--json", default=None, metavar="FILE",
+                        help="write the settings and every model's values per seed here (the docs' records)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.quick else 3)
     epochs = args.epochs or (3 if args.quick else 20)
@@ -236,6 +240,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.plot:
         plot(results, args.plot)
         print(f"plot saved to {args.plot}")
+    if args.json:
+        record = {"settings": {"seeds": seeds, "epochs": epochs, "train": len(data[0]), "penalty": args.penalty},
+                  "models": {name: {"params": int(r["params"]), **{t: np.asarray(r[t]).tolist() for t in TESTS}}
+                             for name, r in results.items()}}
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+        print(f"values saved to {args.json}")
     return results
 
 
