@@ -9,10 +9,13 @@ import io
 import pathlib
 import re
 
+import jax
+import numpy as np
 import pytest
 from rich.console import Console
 
-from symjax._demo import PRESETS, run_demo
+from symjax import actions, symmetry
+from symjax._demo import C4, GCNN, PRESETS, RestrictedGCNN, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +126,16 @@ def test_bad_arguments():
         run_demo(preset="huge")
     with pytest.raises(TypeError, match="out must be a folder path"):
         run_demo(out=3, preset="smoke")
+
+
+def test_full_demo_adds_the_g_cnn_restricted_to_the_trivial_group():
+    """The full demo's digits part also trains ``p4 -> trivial`` (issue 14: controlled symmetry breaking): the
+    G-CNN's layers restricted to the trivial group before a plain last convolution, so not C4-invariant."""
+    assert PRESETS["full"].restricted_gcnn and not PRESETS["quick"].restricted_gcnn
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, 1)).astype(np.float32)
+    errors = {}
+    for name, model in (("gcnn", GCNN(2)), ("restricted", RestrictedGCNN(2))):
+        variables = model.init(jax.random.key(0), x)
+        errors[name] = float(symmetry.equivariance_error(lambda v: model.apply(variables, v), C4, x,
+                                                         actions.on_image, None))
+    assert errors["gcnn"] < 1e-5 and errors["restricted"] > 1e-3, errors
