@@ -122,6 +122,14 @@ def _batches(x: np.ndarray, y: np.ndarray, key: jax.Array, augment: bool = False
     return batches
 
 
+def _p4_layers(x: jax.Array, width: int) -> jax.Array:
+    """The G-CNN's first three layers (lift, a 3x3 group conv, a stride-2 one: 9x9 -> 5x5), inside the caller's
+    ``nn.compact`` method (the submodules are the caller's: ``LiftingConv_0``, ``GroupConv_0``, ``GroupConv_1``)."""
+    f = nn.relu(snn.LiftingConv(C4, width)(x))
+    f = nn.relu(snn.GroupConv(C4, width)(f))
+    return nn.relu(snn.GroupConv(C4, width, strides=2)(f))
+
+
 class GCNN(nn.Module):
     """p4 G-CNN: lift, two 3x3 group convs (the second with stride 2: 9x9 -> 5x5), a 5x5 VALID group conv
     to 1x1, max over the group, a dense head."""
@@ -130,9 +138,7 @@ class GCNN(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        f = nn.relu(snn.LiftingConv(C4, self.width)(x))
-        f = nn.relu(snn.GroupConv(C4, self.width)(f))
-        f = nn.relu(snn.GroupConv(C4, self.width, strides=2)(f))
+        f = _p4_layers(x, self.width)
         f = nn.relu(snn.GroupConv(C4, self.width, kernel_size=(5, 5), padding="VALID")(f))
         return nn.Dense(10)(snn.GroupPool("max")(f)[:, 0, 0])
 
@@ -146,10 +152,7 @@ class RestrictedGCNN(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        f = nn.relu(snn.LiftingConv(C4, self.width)(x))
-        f = nn.relu(snn.GroupConv(C4, self.width)(f))
-        f = nn.relu(snn.GroupConv(C4, self.width, strides=2)(f))
-        f = snn.Restrict(C4, C4.subgroup([0]))(f)[..., 0]  # (N, 5, 5, width * 4)
+        f = snn.Restrict(C4, C4.subgroup([0]))(_p4_layers(x, self.width))[..., 0]  # (N, 5, 5, width * 4)
         f = nn.relu(nn.Conv(2 * self.width, (5, 5), padding="VALID")(f))
         return nn.Dense(10)(f[:, 0, 0])
 
