@@ -7,13 +7,14 @@ import pytest
 from symjax import actions, groups
 from symjax import functional as F
 
-D4, C4, D8 = groups.dihedral(4), groups.cyclic(4), groups.dihedral(8)
+D4, C4, C8, D8 = groups.dihedral(4), groups.cyclic(4), groups.cyclic(8), groups.dihedral(8)
 CASES = [
     (D4, D4.subgroup([1]), "D4>C4"),
     (D4, D4.subgroup([4]), "D4>flip"),
     (D4, D4.subgroup([2, 4]), "D4>D2"),
     (C4, C4.subgroup([2]), "C4>C2"),
     (D4, D4.subgroup([0]), "D4>trivial"),
+    (C8, C8.subgroup([2]), "C8>C4"),
     (D8, D8.subgroup([2]), "D8>C4"),
     (groups.symmetric(3), groups.symmetric(3).subgroup([1]), "S3>C2"),
 ]
