@@ -15,7 +15,7 @@ ALLOWED = {
     "xla": set(),
     "geometry": {"groups"},
     "actions": {"groups", "geometry"},
-    "functional": {"groups", "geometry"},
+    "functional": {"groups", "geometry", "xla"},
     "nn": {"groups", "geometry", "functional"},
     "nnx": {"groups", "geometry", "functional"},
     "symmetry": {"_prng", "groups", "geometry", "actions"},

@@ -34,7 +34,8 @@ def no_user_flag(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", " ".join(f for f in flags.split() if xla.OPTION not in f))
 
 
-needs_option = pytest.mark.skipif(jax.default_backend() != "cpu" or not xla._supported(),
+DOTS_ONLY = {xla.OPTION: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+needs_option = pytest.mark.skipif(jax.default_backend() != "cpu" or not xla.accepts(DOTS_ONLY),
                                   reason="needs XLA:CPU with the YNNPACK fusion option")
 
 
@@ -154,3 +155,16 @@ def test_fastest_bad_input():
         xla.fastest(lambda x: x, jnp.ones(2), reps=0)
     with pytest.raises(ValueError, match="donate_argnums"):
         xla.fastest(lambda x: x, jnp.ones(2), donate_argnums=0)
+
+
+def test_accepts_known_options_refuses_unknown_ones_and_bad_input():
+    assert xla.accepts({}) and not xla.accepts({"xla_no_such_option": 1})
+    with pytest.raises(TypeError, match="options"):
+        xla.accepts("xla_backend_optimization_level")
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu" or not xla.accepts(xla.ONE_OFF), reason="needs XLA:CPU's options")
+def test_one_off_options_give_the_same_numbers_up_to_float_rounding():
+    draw = lambda key: jax.random.normal(key, (4096,))  # noqa: E731
+    fast = jax.jit(draw, compiler_options=xla.ONE_OFF)(jax.random.key(0))
+    np.testing.assert_allclose(fast, jax.jit(draw)(jax.random.key(0)), rtol=0, atol=1e-6)

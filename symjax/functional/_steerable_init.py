@@ -10,29 +10,26 @@ reshaped on the host (no program per shape). Under a trace (a jitted or vmapped
 ``init``) the same numbers are drawn in the traced program.
 
 On CPU the eager chunk program, compiled once and run a few times, is compiled
-with XLA's backend optimisation off and its elemental emitters
-(:data:`ONE_OFF_OPTIONS`): 0.14 s instead of 0.46 s to compile and run once,
-1.3 ms more per chunk of 16384 numbers; its numbers differ from the optimised
-program's by float rounding (at most 2.4e-7 measured), as a traced draw's may.
-Where a jaxlib does not know the options, the plain program.
+with :data:`symjax.xla.ONE_OFF` (XLA's backend optimisation off, its elemental
+emitters): 0.14 s instead of 0.46 s to compile and run once, 1.3 ms more per
+chunk of 16384 numbers; its numbers differ from the optimised program's by float
+rounding (at most 2.4e-7 measured), as a traced draw's may. Where a jaxlib does
+not take the options (:func:`symjax.xla.accepts`), the plain program.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["CHUNK", "ONE_OFF_OPTIONS", "normal_init", "chunked_normal"]
+from symjax.xla import ONE_OFF, accepts
+
+__all__ = ["CHUNK", "normal_init", "chunked_normal"]
 
 CHUNK = 1 << 14
 """Normal numbers per compiled draw (16384: a few microseconds of work, a fraction of a small layer's memory)."""
-
-
-ONE_OFF_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
-"""XLA:CPU options of the eager chunk program: compile fast, run slower (it runs a few times per ``init``)."""
 
 
 def _draw(key: jax.Array, dtype) -> jax.Array:
@@ -40,24 +37,13 @@ def _draw(key: jax.Array, dtype) -> jax.Array:
 
 
 _chunk = jax.jit(_draw, static_argnums=1)
-_one_off_chunk = jax.jit(_draw, static_argnums=1, compiler_options=ONE_OFF_OPTIONS)
-
-
-@functools.lru_cache(maxsize=None)
-def _one_off_supported() -> bool:
-    """Whether this jaxlib's CPU compiler takes :data:`ONE_OFF_OPTIONS` (a tiny program, compiled once)."""
-    try:
-        fn = jax.jit(lambda x: x + 1, compiler_options=ONE_OFF_OPTIONS)
-        jax.block_until_ready(fn(jax.device_put(np.float32(0), jax.local_devices(backend="cpu")[0])))
-    except Exception:  # noqa: BLE001 - unknown option, no CPU backend
-        return False
-    return True
+_one_off_chunk = jax.jit(_draw, static_argnums=1, compiler_options=ONE_OFF)
 
 
 def _eager_chunk(key: jax.Array):
-    """The compiled chunk draw for a concrete ``key``: the one-off program on CPU where supported."""
+    """The compiled chunk draw for a concrete ``key``: the one-off program on CPU where this jaxlib takes it."""
     on_cpu = all(device.platform == "cpu" for device in key.devices())
-    return _one_off_chunk if on_cpu and _one_off_supported() else _chunk
+    return _one_off_chunk if on_cpu and accepts(ONE_OFF) else _chunk
 
 
 def _prefix_stable(key: jax.Array) -> bool:
