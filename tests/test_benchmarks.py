@@ -144,5 +144,6 @@ def test_approx_errors_exact_for_c4_and_bounded_for_c8():
     smooth = approx.errors(approx.GROUPS["C8"], 3, 9, smooth=True)
     chex.assert_shape([exact, rough, smooth], [(4,), (8,), (8,)])
     assert exact.max() < 1e-5
-    assert smooth[::2].max() < 1e-5 and 1e-3 < smooth[1::2].min() < smooth.max() < 1.0
+    # the off-grid elements (45 + k*90 degrees) are one error by the exact C4 symmetry: equal up to rounding
+    assert smooth[::2].max() < 1e-5 and 1e-3 < smooth[1::2].min() <= smooth.max() < 1.0
     assert rough[::2].max() < 1e-5 and smooth.max() < rough.max()  # the disc mask helps on smooth inputs

@@ -88,8 +88,9 @@ def test_docs_quote_this_run(demo):
     converges to fixed points (a plateau, a decayed singular value, a rank):
     float rounding does not move them (the quick numbers were unchanged by
     every change of XLA options and trainer code of issue 11), so ranks and
-    neuron counts are exact, losses and singular values within a factor 2,
-    accuracies within 0.02 and NC1 within 0.05.
+    neuron counts are exact, losses and singular values within a factor 2
+    (a singular value decayed to rounding: below 1e-6), accuracies within
+    0.02 and NC1 within 0.05.
     """
     result, _ = demo
     digits = result["digits"]
@@ -108,12 +109,18 @@ def test_docs_quote_this_run(demo):
     def close(doc, measured, factor=2.0):
         return doc / factor <= measured <= doc * factor
 
+    def decayed_or_close(doc, measured):
+        """A singular value decayed to float32 rounding of the largest (about 1): below 1e-6 its value is
+        rounding noise that moves with the CPU (1e-8 quoted; 4.0e-9 measured on an AMD EPYC), so both below."""
+        return (doc < 1e-6 and measured < 1e-6) or close(doc, measured)
+
     neurons = result["identical_neurons"]
     for (loss, count), run in zip(pair("1. identical neurons"), ("without syre", "with syre")):
         assert close(loss, neurons[run]["loss"][-1]) and count == neurons[run]["distinct_neurons"][-1]
     low_rank = result["low_rank"]
     for (rank, smallest), run in zip(pair("2. low rank"), ("without syre", "with syre")):
-        assert rank == low_rank[run]["rank_w1"][-1] and close(smallest, min(low_rank[run]["singular_values_w1"]))
+        smallest_measured = min(low_rank[run]["singular_values_w1"])
+        assert rank == low_rank[run]["rank_w1"][-1] and decayed_or_close(smallest, smallest_measured)
     mlp = result["mlp_rank"]
     at = mlp["weight_decay"].index(0.1)
     for (rank, accuracy, nc1), run in zip(pair("3. tanh MLP, weight decay 0.1"), ("without syre", "with syre")):
