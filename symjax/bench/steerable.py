@@ -58,39 +58,48 @@ GROUPS = {"C4": groups.cyclic(4), "C8": groups.cyclic(8), "C16": groups.cyclic(1
           "D16": groups.dihedral(16)}
 CLASSES = 10
 WINDOWS = ("disc", "gaussian")
-BANDS = ("escnn", "outer1", "outer0")
-"""Band limits of the steerable basis measured here: escnn's default (``_manual_fco1``: 0 at the centre,
-``min(2r, 2r - (r + 1) % 2)`` inside, 2 on the outer ring); ``outer1``: escnn's ``_manual_fco3``
-(0 at the centre, 2 inside, 1 on the outer ring); ``outer0``: 2 inside, the outer ring isotropic."""
+BANDS = ("default", "escnn", "outer1", "outer0")
+"""Radial profiles and band limits of the steerable basis measured here: ``default``, the layers'
+(:func:`symjax.functional._steerable_basis.ring_settings`: escnn's band limit, the outer ring of a
+5x5/7x7 kernel pulled in to 1.6/2.6 px with ``sigma`` 0.5); the others on escnn's rings (radii
+``0, 1, ..., (k-1)//2``, ``sigma`` 0.6 inside and 0.4 on the outer ring): ``escnn``, escnn's default
+band limit (``_manual_fco1``: 0 at the centre, ``min(2r, 2r - (r + 1) % 2)`` inside, 2 on the outer
+ring); ``outer1``: escnn's ``_manual_fco3`` (0 at the centre, 2 inside, 1 on the outer ring);
+``outer0``: 2 inside, the outer ring isotropic."""
 
 
-def band_limit(band: str, kernel_size: int) -> tuple[int, ...] | None:
-    """The ``max_frequency`` per ring (radii ``0, 1, ..., (k-1)//2``) of a band of :data:`BANDS`; ``None``: escnn's default.
+def band_limit(band: str, kernel_size: int) -> dict | None:
+    """The basis keywords (``rings``, ``sigma``, ``max_frequency``) of a band of :data:`BANDS`; ``None``: the default.
 
-    >>> band_limit("outer1", 7), band_limit("outer0", 5), band_limit("escnn", 5)
-    ((0, 2, 2, 1), (0, 2, 0), None)
+    >>> band_limit("outer1", 7)["max_frequency"], band_limit("outer0", 5)["max_frequency"]
+    ((0, 2, 2, 1), (0, 2, 0))
+    >>> band_limit("escnn", 5)
+    {'rings': (0.0, 1.0, 2.0), 'sigma': (0.005, 0.6, 0.4), 'max_frequency': None}
+    >>> band_limit("default", 5) is None
+    True
     """
     if band not in BANDS:
         raise ValueError(f"band must be one of {BANDS}, got {band!r}")
-    if band == "escnn":
+    if band == "default":
         return None
     outer = kernel_size // 2
-    return (0,) + (2,) * (outer - 1) + ((1 if band == "outer1" else 0),)
+    top = None if band == "escnn" else (0,) + (2,) * (outer - 1) + ((1 if band == "outer1" else 0),)
+    return {"rings": F.escnn_rings(kernel_size), "sigma": F.escnn_sigma(kernel_size), "max_frequency": top}
 
 
 class _BandConv(snn.ConvWrapper):
-    """A steerable lifting (``kind="lifting"``) or group convolution with the band limit ``max_frequency``."""
+    """A steerable lifting (``kind="lifting"``) or group convolution with the basis keywords ``band`` (pairs)."""
 
     kind: str
     group: groups.FiniteGroup
     features: int
     kernel_size: int
-    max_frequency: tuple
+    band: tuple
 
     @property
     def functional(self):
         cls = F.FunctionalSteerableLiftingConv if self.kind == "lifting" else F.FunctionalSteerableGroupConv
-        return cls(self.group, self.features, kernel_size=self.kernel_size, max_frequency=self.max_frequency)
+        return cls(self.group, self.features, kernel_size=self.kernel_size, **dict(self.band))
 
 
 def readout_window(size: int, margin: float = 8.0, window: str = "disc") -> np.ndarray:
@@ -132,7 +141,7 @@ class InvariantNet(fnn.Module):
     """Lifting conv, ``layers - 1`` group convs, ReLU, group max-pool, mean over the central disc: ``(N, fields)``.
 
     ``window="gaussian"``: a Gaussian-weighted mean instead (:func:`readout_window`); ``band`` other
-    than ``"escnn"``: steerable kernels with that band limit (:func:`band_limit`).
+    than ``"default"``: steerable kernels with that profile and band limit (:func:`band_limit`).
     """
 
     group: groups.FiniteGroup
@@ -143,20 +152,20 @@ class InvariantNet(fnn.Module):
     margin: float = 8.0
     options: tuple = ()
     window: str = "disc"
-    band: str = "escnn"
+    band: str = "default"
 
     @fnn.compact
     def __call__(self, x):
         kw = dict(self.options)
 
-        def conv(kind, k):
-            if self.band != "escnn":
-                return _BandConv(kind, self.group, self.fields, k, band_limit(self.band, k))
+        def conv(kind, k, name):
+            if self.band != "default":  # named as the default layers: the same parameter draws, another basis
+                return _BandConv(kind, self.group, self.fields, k, tuple(band_limit(self.band, k).items()), name=name)
             return (snn.LiftingConv if kind == "lifting" else snn.GroupConv)(self.group, self.fields, kernel_size=k, **kw)
 
-        f = fnn.relu(conv("lifting", self.lift_kernel)(x))
+        f = fnn.relu(conv("lifting", self.lift_kernel, "LiftingConv_0")(x))
         for i in range(self.layers - 1):
-            f = conv("group", self.kernel)(f)
+            f = conv("group", self.kernel, f"GroupConv_{i}")(f)
             if i < self.layers - 2:
                 f = fnn.relu(f)
         pooled = snn.GroupPool("max")(f)
@@ -195,7 +204,7 @@ class _Classifier(fnn.Module):
 
 
 def offgrid(name: str, kind: str, size: int = 33, fields: int = 4, seeds: int = 3, window: str = "disc",
-            band: str = "escnn") -> dict:
+            band: str = "default") -> dict:
     """Invariance error of :class:`InvariantNet` on exactly rotated analytic images, over initialisation seeds.
 
     Args:

@@ -58,9 +58,9 @@ from symjax.functional._steerable import (
     FunctionalSteerableLiftingConv,
     steerable_conv,
 )
-from symjax.functional._steerable_basis import steerable_basis
+from symjax.functional._steerable_basis import escnn_rings, escnn_sigma, steerable_basis
 
-__all__ = ["steerable_basis", "steerable_conv", "FunctionalSteerableConv", "FunctionalSteerableLiftingConv",
+__all__ = ["steerable_basis", "escnn_rings", "escnn_sigma", "steerable_conv", "FunctionalSteerableConv", "FunctionalSteerableLiftingConv",
            "FunctionalSteerableGroupConv", "restrict", "restriction_index", "equivariant_linear", "equivariant_linear_init", "lift_kernel", "group_kernel", "lifting_conv", "group_conv",
            "group_pool", "spatial_pool", "group_moments", "group_batch_norm", "set_linear", "set_pool",
            "ParamSpec", "default_kernel_init", "promote_dtype", "FunctionalConv", "FunctionalLiftingConv",

@@ -169,7 +169,7 @@ class FunctionalSteerableConv(FunctionalConv):
         grid, an off-centre stride or padding, ...) raises instead of warning
         :class:`symjax.EquivarianceWarning`.
       rings, sigma, max_frequency: the radial profile and band limit
-        (``steerable_basis``; escnn's defaults).
+        (``steerable_basis``: escnn's band limit; the outer ring of odd kernels >= 5x5 pulled in).
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax import groups

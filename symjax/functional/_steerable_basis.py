@@ -6,8 +6,9 @@ orthogonal matrices) is steerable when ``k(g x) = rho_out(g) k(x) rho_in(g)^-1``
 for every ``g``. The basis is built from *ring harmonics*
 ``exp(-(|x| - r_j)^2 / (2 sigma_j^2)) * (1, cos(m t), sin(m t))`` (``t`` the angle of
 ``x``), ``m <= max_frequency[j]`` on ring ``j`` (the band limit: escnn's defaults,
-the frequency allowed grows with the radius), sampled on the kernel's pixel grid
-and normalised there (unit norm; those the grid does not resolve are dropped). A rotation of the plane
+the frequency allowed grows with the radius; the radial profile: escnn's, but for
+odd kernels of 5x5 and more the outer ring pulled in and widened, :func:`ring_settings`),
+sampled on the kernel's pixel grid and normalised there (unit norm; those the grid does not resolve are dropped). A rotation of the plane
 maps this space onto itself analytically, so the copy of a ring harmonic rotated
 by ``h`` is evaluated exactly at the rotated points (no interpolation). From it:
 
@@ -41,10 +42,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from symjax.functional._steerable_rings import (  # re-exported: the radial profile and band limit of a basis
+    OUTER_PULL, OUTER_SIGMA, RingSettings, escnn_rings, escnn_sigma, ring_settings)
 from symjax.geometry import regular_index
 from symjax.groups import DirectSum, FiniteGroup, LieGroup, Regular, Rep, decompose, invariant_basis
 
-__all__ = ["HE_GAIN", "Block", "Plan", "plan", "expand_kernel", "MIN_NORM", "RingSettings", "ring_settings", "steerable_basis", "PairBasis", "pair_basis",
+__all__ = ["HE_GAIN", "Block", "Plan", "plan", "expand_kernel", "MIN_NORM", "OUTER_PULL", "OUTER_SIGMA", "RingSettings",
+           "ring_settings", "escnn_rings", "escnn_sigma", "steerable_basis", "PairBasis", "pair_basis",
            "rotated_harmonics", "summands"]
 
 MIN_NORM = 1e-6
@@ -52,73 +56,6 @@ MIN_NORM = 1e-6
 
 RCOND = 1e-6
 """Singular value below which a group average of unit-norm kernels counts as zero (not equivariant)."""
-
-
-class RingSettings(NamedTuple):
-    """The radial profile and band limit of a steerable basis: one entry per ring (hashable, a cache key)."""
-
-    kernel_size: int
-    rings: tuple[float, ...]
-    sigma: tuple[float, ...]
-    max_frequency: tuple[int, ...]
-
-
-def _escnn_frequency(r: float, max_radius: float) -> int:
-    """escnn's default band limit (``_manual_fco1``): 0 at the centre, ~2r inside, 2 on the outer ring."""
-    if r == 0:
-        return 0
-    return int(min(2 * r, 2 if r == max_radius else 2 * r - (r + 1) % 2))
-
-
-def _per_ring(value, n: int, name: str, cast) -> tuple:
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return (cast(value),) * n
-    items = tuple(value)
-    if len(items) != n:
-        raise ValueError(f"steerable basis expects {name} to be a number or one value per ring ({n} rings), "
-                         f"got {value!r}")
-    return tuple(cast(v) for v in items)
-
-
-def ring_settings(kernel_size: int | Sequence[int], rings: Sequence[float] | None = None,
-                  sigma: float | Sequence[float] | None = None,
-                  max_frequency: int | Sequence[int] | None = None) -> RingSettings:
-    """The canonical :class:`RingSettings` of a ``k x k`` kernel, escnn's defaults for what is ``None``.
-
-    Args:
-      kernel_size: ``k`` or ``(k, k)`` (square).
-      rings: ring radii in pixels; default ``linspace(0, (k-1)//2, ceil(k/2))``.
-      sigma: Gaussian width per ring (or one for all); default 0.6, 0.4 on the outer ring,
-        0.005 at radius 0.
-      max_frequency: the largest angular frequency per ring (or one for all); default
-        escnn's: 0 at the centre, ``2r`` (odd part trimmed) inside, 2 on the outer ring.
-
-    >>> ring_settings(5)
-    RingSettings(kernel_size=5, rings=(0.0, 1.0, 2.0), sigma=(0.005, 0.6, 0.4), max_frequency=(0, 2, 2))
-    """
-    size = (kernel_size, kernel_size) if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
-    if len(size) != 2 or size[0] != size[1] or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in size):
-        raise ValueError(f"a steerable kernel needs a square kernel_size (an int k or (k, k), k >= 1), "
-                         f"got {kernel_size!r}")
-    k = int(size[0])
-    if rings is None:
-        rings = tuple(float(r) for r in np.linspace(0, (k - 1) // 2, math.ceil(k / 2)))
-    else:
-        rings = tuple(float(r) for r in rings)
-        if not rings or min(rings) < 0:
-            raise ValueError(f"steerable basis expects rings to be non-negative radii, got {rings!r}")
-    n = len(rings)
-    if sigma is None:
-        sigma = tuple(0.005 if r == 0 else (0.4 if i == n - 1 else 0.6) for i, r in enumerate(rings))
-    sigma = _per_ring(sigma, n, "sigma", float)
-    if min(sigma) <= 0:
-        raise ValueError(f"steerable basis expects positive sigma, got {sigma!r}")
-    if max_frequency is None:
-        max_frequency = tuple(_escnn_frequency(r, k // 2) for r in rings)
-    max_frequency = _per_ring(max_frequency, n, "max_frequency", int)
-    if min(max_frequency) < 0:
-        raise ValueError(f"steerable basis expects max_frequency >= 0, got {max_frequency!r}")
-    return RingSettings(k, rings, sigma, max_frequency)
 
 
 def grid_points(k: int) -> np.ndarray:

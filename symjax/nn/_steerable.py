@@ -31,7 +31,8 @@ class SteerableConv(ConvWrapper):
       strides, padding, precision, strict: as :class:`symjax.nn.LiftingConv`.
       use_bias: a learned bias on the invariant (trivial) components of the output.
       dtype, param_dtype: computation and parameter dtypes.
-      rings, sigma, max_frequency: the basis' radial profile and band limit (escnn's defaults).
+      rings, sigma, max_frequency: the basis' radial profile and band limit
+        (``functional.steerable_basis``: escnn's band limit; the outer ring of odd kernels >= 5x5 pulled in).
 
     Parameters: ``weights`` ``(B,)`` (initialised from the basis: generalised He) and
     ``bias`` ``(number of invariant components,)``.
