@@ -87,21 +87,6 @@ def band_limit(band: str, kernel_size: int) -> dict | None:
     return {"rings": F.escnn_rings(kernel_size), "sigma": F.escnn_sigma(kernel_size), "max_frequency": top}
 
 
-class _BandConv(snn.ConvWrapper):
-    """A steerable lifting (``kind="lifting"``) or group convolution with the basis keywords ``band`` (pairs)."""
-
-    kind: str
-    group: groups.FiniteGroup
-    features: int
-    kernel_size: int
-    band: tuple
-
-    @property
-    def functional(self):
-        cls = F.FunctionalSteerableLiftingConv if self.kind == "lifting" else F.FunctionalSteerableGroupConv
-        return cls(self.group, self.features, kernel_size=self.kernel_size, **dict(self.band))
-
-
 def readout_window(size: int, margin: float = 8.0, window: str = "disc") -> np.ndarray:
     """``(size, size)`` weights of the invariant readout: the central disc, or a Gaussian of half its radius.
 
@@ -158,14 +143,14 @@ class InvariantNet(fnn.Module):
     def __call__(self, x):
         kw = dict(self.options)
 
-        def conv(kind, k, name):
-            if self.band != "default":  # named as the default layers: the same parameter draws, another basis
-                return _BandConv(kind, self.group, self.fields, k, tuple(band_limit(self.band, k).items()), name=name)
-            return (snn.LiftingConv if kind == "lifting" else snn.GroupConv)(self.group, self.fields, kernel_size=k, **kw)
+        def conv(kind, k):  # every band through the same layers: the same parameter draws, another basis
+            settings = band_limit(self.band, k) or {}
+            return (snn.LiftingConv if kind == "lifting" else snn.GroupConv)(self.group, self.fields, kernel_size=k,
+                                                                              **kw, **settings)
 
-        f = fnn.relu(conv("lifting", self.lift_kernel, "LiftingConv_0")(x))
+        f = fnn.relu(conv("lifting", self.lift_kernel)(x))
         for i in range(self.layers - 1):
-            f = conv("group", self.kernel, f"GroupConv_{i}")(f)
+            f = conv("group", self.kernel)(f)
             if i < self.layers - 2:
                 f = fnn.relu(f)
         pooled = snn.GroupPool("max")(f)

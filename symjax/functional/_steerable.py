@@ -462,14 +462,18 @@ BASES = ("steerable", "bilinear")
 """The kernel constructions of ``LiftingConv``/``GroupConv``: ``basis=`` one of these, or ``None`` (the default)."""
 
 
-def regular_conv(kind: str, group, out_features: int, basis: str | None = None, **config) -> FunctionalConv:
+def regular_conv(kind: str, group, out_features: int, basis: str | None = None, *,
+                 rings: Sequence[float] | None = None, sigma: float | Sequence[float] | None = None,
+                 max_frequency: int | Sequence[int] | None = None, **config) -> FunctionalConv:
     """The functional definition of a lifting (``kind="lifting"``) or group convolution with the chosen kernel basis.
 
     ``basis=None`` is ``"bilinear"`` for the groups exact on the pixel grid (the free
     kernel moved by exact index maps, unchanged) and ``"steerable"`` for the others
     (:class:`FunctionalSteerableLiftingConv`, :class:`FunctionalSteerableGroupConv`);
     ``"bilinear"`` is the free kernel moved by each element (bilinear interpolation off
-    the grid: :class:`~symjax.functional.FunctionalLiftingConv`).
+    the grid: :class:`~symjax.functional.FunctionalLiftingConv`). ``rings``, ``sigma`` and
+    ``max_frequency`` set the steerable basis (:func:`steerable_basis`); with the bilinear
+    kernels they are a ``ValueError``.
 
     >>> from symjax import groups
     >>> type(regular_conv("group", groups.cyclic(8), 4)).__name__, type(regular_conv("group", groups.cyclic(4), 4)).__name__
@@ -478,12 +482,21 @@ def regular_conv(kind: str, group, out_features: int, basis: str | None = None, 
     if basis is not None and basis not in BASES:
         raise ValueError(f"{'LiftingConv' if kind == 'lifting' else 'GroupConv'} expects basis to be one of "
                          f"{BASES} or None (steerable off the grid), got {basis!r}")
+    chosen = basis is not None
     if basis is None:
         planar = isinstance(group, FiniteGroup) and is_planar(group)
         basis = "steerable" if planar and not is_exact_on_grid(group) else "bilinear"  # bilinear: its checks
+    settings = {name: value for name, value in (("rings", rings), ("sigma", sigma), ("max_frequency", max_frequency))
+                if value is not None}
     if basis == "steerable":
         cls = FunctionalSteerableLiftingConv if kind == "lifting" else FunctionalSteerableGroupConv
-    else:
-        cls = FunctionalLiftingConv if kind == "lifting" else FunctionalGroupConv
+        return cls(group, out_features, **settings, **config)
+    if settings:
+        raise ValueError(f"{'LiftingConv' if kind == 'lifting' else 'GroupConv'} over {getattr(group, 'name', group)}: "
+                         f"{', '.join(settings)} {'sets' if len(settings) == 1 else 'set'} the steerable basis, and "
+                         f"this layer has the free kernel "
+                         f"(basis='bilinear'{'' if chosen else ', the default for a group exact on the grid'}); "
+                         f"pass basis='steerable' or drop {', '.join(settings)}")
+    cls = FunctionalLiftingConv if kind == "lifting" else FunctionalGroupConv
     return cls(group, out_features, **config)
 

@@ -65,13 +65,16 @@ class _Conv(ConvWrapper):
     precision: Any = None
     strict: bool = False
     basis: str | None = None
+    rings: Sequence[float] | None = None
+    sigma: float | Sequence[float] | None = None
+    max_frequency: int | Sequence[int] | None = None
 
 
 def _conv_config(m: _Conv) -> dict[str, Any]:
     """The keyword arguments of the functional convolution, from the Linen attributes."""
     return dict(kernel_size=m.kernel_size, strides=m.strides, padding=m.padding, use_bias=m.use_bias, dtype=m.dtype,
                 param_dtype=m.param_dtype, kernel_init=m.kernel_init, bias_init=m.bias_init, precision=m.precision,
-                strict=m.strict)
+                strict=m.strict, rings=m.rings, sigma=m.sigma, max_frequency=m.max_frequency)
 
 
 class LiftingConv(_Conv):
@@ -102,6 +105,9 @@ class LiftingConv(_Conv):
         over band-limited ring harmonics, rotated analytically: :class:`symjax.functional.FunctionalSteerableLiftingConv`)
         or ``"bilinear"`` (the free ``kernel`` moved by each element: exact index maps on the grid, bilinear
         interpolation off it); default ``None``: steerable for the groups not exact on the pixel grid.
+      rings, sigma, max_frequency: the radial profile and band limit of the steerable basis
+        (:func:`symjax.functional.steerable_basis`; default ``None``: escnn's band limit, the
+        outer ring of odd kernels from 5x5 pulled in); with the free kernel a ``ValueError``.
 
     >>> import jax, jax.numpy as jnp
     >>> from symjax import groups

@@ -97,7 +97,8 @@ class _Conv(ConvWrapper):
 class LiftingConv(_Conv):
     """Lifting convolution ``(N, H, W, in_features) -> (N, H', W', out_features, |G|)``.
 
-    Arguments as :class:`symjax.nn.LiftingConv` (``strict``, ``basis`` keyword-only), with the input
+    Arguments as :class:`symjax.nn.LiftingConv` (``strict``, ``basis``, ``rings``, ``sigma``, ``max_frequency``
+    keyword-only), with the input
     channels ``in_features`` given up front and ``rngs`` for initialisation.
 
     >>> import jax.numpy as jnp
@@ -113,11 +114,14 @@ class LiftingConv(_Conv):
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, strict: bool = False,
-                 basis: str | None = None, rngs: nnx.Rngs):
+                 basis: str | None = None, rings: Sequence[float] | None = None,
+                 sigma: float | Sequence[float] | None = None, max_frequency: int | Sequence[int] | None = None,
+                 rngs: nnx.Rngs):
         super().__init__(regular_conv(
             "lifting", group, out_features, basis, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
-            precision=precision, strict=strict), in_features, rngs=rngs)
+            precision=precision, strict=strict, rings=rings, sigma=sigma, max_frequency=max_frequency),
+            in_features, rngs=rngs)
 
 
 class GroupConv(_Conv):
@@ -138,11 +142,14 @@ class GroupConv(_Conv):
                  padding: Padding = "SAME", use_bias: bool = True, dtype: Any = None,
                  param_dtype: Any = jnp.float32, kernel_init: Initializer = F.default_kernel_init,
                  bias_init: Initializer = nnx.initializers.zeros_init(), precision=None, *, strict: bool = False,
-                 basis: str | None = None, rngs: nnx.Rngs):
+                 basis: str | None = None, rings: Sequence[float] | None = None,
+                 sigma: float | Sequence[float] | None = None, max_frequency: int | Sequence[int] | None = None,
+                 rngs: nnx.Rngs):
         super().__init__(regular_conv(
             "group", group, out_features, basis, kernel_size=kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             dtype=dtype, param_dtype=param_dtype, kernel_init=kernel_init, bias_init=bias_init,
-            precision=precision, strict=strict), in_features, rngs=rngs)
+            precision=precision, strict=strict, rings=rings, sigma=sigma, max_frequency=max_frequency),
+            in_features, rngs=rngs)
 
 
 class GroupPool(nnx.Module):

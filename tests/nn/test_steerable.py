@@ -65,6 +65,30 @@ def test_basis_option_and_exact_groups_unchanged():
         nn.LiftingConv(C8, 3, basis="escnn").init(jax.random.key(0), x)
 
 
+def test_regular_convs_take_the_basis_settings_linen_and_nnx():
+    """``rings``/``sigma``/``max_frequency`` reach the steerable basis of LiftingConv/GroupConv; the free kernel refuses
+    them by name."""
+    x = normal(4, (1, 9, 9, 2))
+    settings = dict(kernel_size=5, rings=F.escnn_rings(5), sigma=F.escnn_sigma(5), max_frequency=(0, 2, 0))
+    layer = nn.LiftingConv(C8, 3, **settings)
+    assert layer.functional == F.FunctionalSteerableLiftingConv(C8, 3, **settings)
+    assert layer.functional != nn.LiftingConv(C8, 3, kernel_size=5).functional
+    variables = layer.init(jax.random.key(0), x)
+    assert variables["params"]["weights"].shape == (1 + 5 + 1, 2, 3)  # rings: 1, 5 (m <= 2), 1 (isotropic)
+    module = nnx.LiftingConv(C8, 2, 3, **settings, rngs=fnnx.Rngs(0))
+    module.weights[...] = variables["params"]["weights"]
+    np.testing.assert_allclose(module(x), layer.apply(variables, x), atol=1e-6)
+    group = nnx.GroupConv(C8, 3, 2, kernel_size=5, sigma=0.5, rngs=fnnx.Rngs(0))
+    assert group.functional.sigma == 0.5
+    for make in (lambda: nn.GroupConv(C4, 2, kernel_size=5, max_frequency=1).init(jax.random.key(0),
+                                                                                 normal(5, (1, 7, 7, 2, 4))),
+                 lambda: nnx.LiftingConv(C8, 2, 3, basis="bilinear", rings=(0, 1), rngs=fnnx.Rngs(0))):
+        with pytest.raises(ValueError, match="(max_frequency|rings) sets the steerable basis"):
+            make()
+    steered_c4 = nn.GroupConv(C4, 2, kernel_size=5, basis="steerable", max_frequency=1)
+    assert isinstance(steered_c4.functional, F.FunctionalSteerableGroupConv)
+
+
 def test_linen_and_nnx_agree():
     G = D8
     rep_in, rep_out = groups.Irrep(G, 1, 1) + groups.Trivial(G), groups.Regular(G) + groups.Irrep(G, 1, 2)
