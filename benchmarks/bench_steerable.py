@@ -75,12 +75,14 @@ LEVERS = ["--pool", "mean", "--blur", "1", "--disc"]
 
 
 def digits(group: str, seed: int, basis: str | None, quick: bool, levers: bool = False,
-           round_trip: bool = False) -> dict:
+           round_trip: bool = False, profile: str = "default") -> dict:
     """One run of ``examples/rotated_digits_c8.py``: accuracy per angle, worst, spread, train loss of the last 5 steps."""
     argv = ["--group", group, "--seed", str(seed)] + (["--basis", basis] if basis else []) + (["--quick"] if quick else [])
     argv += (LEVERS if levers else []) + (["--round-trip"] if round_trip else [])
+    argv += ["--profile", profile] if profile != "default" else []
     out = runpy.run_path(str(EXAMPLE))["main"](argv)
-    return {"group": group, "seed": seed, "basis": basis or "default", "levers": levers, "accuracy": out["accuracy"],
+    return {"group": group, "seed": seed, "basis": basis or "default", "profile": profile, "levers": levers,
+            "accuracy": out["accuracy"],
             "worst": out["worst"], "spread": out["spread"], "seconds": out["seconds"],
             "final_loss": float(np.mean(out["loss"][-5:])), "round_trip": out["round_trip"]}
 
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--levers", choices=("off", "on", "both"), default="both",
                         help="the digits net plain, with LEVERS, or both")
     parser.add_argument("--no-core", action="store_true", help="skip symjax.bench.steerable (digits and escnn only)")
+    parser.add_argument("--profile", default="default", choices=("default", "escnn", "outer0"),
+                        help="digits: the steerable basis' radial profile (the example's --profile)")
     parser.add_argument("--escnn-seeds", type=int, default=None,
                         help="initialisation seeds of escnn's off-grid nets (default 8, 2 with --quick)")
     parser.add_argument("--round-trip", action="store_true",
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     for group in filter(None, args.digits.split(",")):
         for seed in range(args.seeds):
             for levers in {"off": (False,), "on": (True,), "both": (False, True)}[args.levers]:
-                results["digits"].append(digits(group, seed, None, args.tiny, levers, args.round_trip))
+                results["digits"].append(digits(group, seed, None, args.tiny, levers, args.round_trip, args.profile))
     for r in results["digits"]:
         print(f"  digits {r['group']} seed {r['seed']} {'with levers' if r['levers'] else 'plain':<11}: worst angle "
               f"{r['worst']:.3f}, spread {r['spread']:.3f}")

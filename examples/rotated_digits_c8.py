@@ -16,6 +16,7 @@ model (train and test alike): ``--pool mean`` (smoothing before subsampling),
 and the final spatial mean on the inscribed disc: the lever that closes the gap
 between the angles). ``--round-trip`` also tests the digits rotated and rotated
 back, seen upright (what the resampling loses, no equivariance involved).
+``--profile escnn`` (or ``outer0``) sets the steerable basis' radial profile.
 
     python examples/rotated_digits_c8.py                      # C8, 6-12 minutes on 2 busy CPU cores
     python examples/rotated_digits_c8.py --disc --pool mean --blur 1   # spread 0.04 between the angles
@@ -43,6 +44,12 @@ from symjax import nn as snn
 from symjax.geometry import disc_mask
 
 GROUPS = {"C4": groups.cyclic(4), "C8": groups.cyclic(8), "C16": groups.cyclic(16)}
+PROFILES = {"default": {},
+            "escnn": {"rings": F.escnn_rings(5), "sigma": F.escnn_sigma(5)},
+            "outer0": {"rings": F.escnn_rings(5), "sigma": F.escnn_sigma(5), "max_frequency": (0, 2, 0)}}
+"""Settings of the steerable basis of the 5x5 layers (``--profile``): the default is the layers' own (escnn's band
+limit, the outer ring pulled in); ``escnn``: escnn's radial profile; ``outer0``: that with an isotropic outer ring.
+Steerable layers only (C8, C16; ``--basis bilinear`` and C4 have free kernels)."""
 
 
 def gaussian_blur(x: jax.Array, sigma: float) -> jax.Array:
@@ -69,10 +76,11 @@ class Net(nn.Module):
     blur: float = 0.0
     antialias: float = 0.0
     disc: bool = False
+    profile: str = "default"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kw = {} if self.basis is None else {"basis": self.basis}
+        kw = ({} if self.basis is None else {"basis": self.basis}) | PROFILES[self.profile]
         if self.blur > 0:  # rotation-invariant smoothing: the bilinear rotation of the test digits blurs them too
             x = gaussian_blur(x, self.blur)
         if self.disc:
@@ -103,6 +111,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--group", choices=sorted(GROUPS), default="C8")
     parser.add_argument("--basis", choices=("steerable", "bilinear"), default=None,
                         help="kernel construction (default: the layers' own, steerable off the grid)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                        help="radial profile and band limit of the steerable basis (5x5 kernels): the layers' default, "
+                             "escnn's, or escnn's with an isotropic outer ring")
     parser.add_argument("--fields", type=int, default=6)
     parser.add_argument("--pool", choices=("max", "mean"), default="max",
                         help="the 2x2 spatial pool (mean: smoothing before subsampling)")
@@ -118,13 +129,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--plot", default=None, metavar="FILE", help="draw accuracy against angle (matplotlib)")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few digits (smoke test)")
     args = parser.parse_args(argv)
+    if args.profile != "default" and (args.basis == "bilinear" or (args.group == "C4" and args.basis is None)):
+        parser.error(f"--profile {args.profile} sets the steerable basis, and {args.group} with "
+                     f"{'--basis bilinear' if args.basis else 'its default basis'} has free kernels")
     G = GROUPS[args.group]
     x_train, y_train, x_test, y_test = load(args.seed, size=12 if args.quick else 28)
     epochs, fields = args.epochs, args.fields
     if args.quick:  # 12x12 digits, one epoch of 64, one field
         x_train, y_train, x_test, y_test, epochs, fields = x_train[:64], y_train[:64], x_test[:32], y_test[:32], 1, 1
 
-    model = Net(G, fields, args.basis, args.pool, args.blur, args.antialias, args.disc)
+    model = Net(G, fields, args.basis, args.pool, args.blur, args.antialias, args.disc, args.profile)
     params = xla.jit(model.init)(jax.random.key(args.seed), x_train[:1])["params"]
     optimizer = optax.adam(3e-3)
     opt_state = optimizer.init(params)
@@ -159,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
         if args.round_trip:
             back[angle] = float(np.mean(np.asarray(round_trip(params, x_test, math.radians(angle))) == y_test))
     values = list(accuracy.values())
-    print(f"{G.name} G-CNN ({args.basis or 'default'} kernels, {fields} fields, {args.pool} pool, blur {args.blur:g}, "
+    profile = "" if args.profile == "default" else f" ({args.profile} profile)"
+    print(f"{G.name} G-CNN ({args.basis or 'default'} kernels{profile}, {fields} fields, {args.pool} pool, blur {args.blur:g}, "
           f"antialias {args.antialias:g}{', disc' if args.disc else ''}), "
           f"{epochs} epochs upright in {seconds:.0f} s, final train loss {np.mean(losses[-5:]):.3f}")
     for angle, acc in accuracy.items():
