@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> dict:
             back[angle] = float(np.mean(np.asarray(round_trip(params, x_test, math.radians(angle))) == y_test))
     values = list(accuracy.values())
     profile = "" if args.profile == "default" else f" ({args.profile} profile)"
-    print(f"{G.name} G-CNN ({args.basis or 'default'} kernels{profile}, {fields} fields, {args.pool} pool, blur {args.blur:g}, "
+    print(f"{G.name} G-CNN ({args.basis or 'default'} kernels{profile}, {fields} fields, {args.pool} pool, "
+          f"blur {args.blur:g}, "
           f"antialias {args.antialias:g}{', disc' if args.disc else ''}), "
           f"{epochs} epochs upright in {seconds:.0f} s, final train loss {np.mean(losses[-5:]):.3f}")
     for angle, acc in accuracy.items():

@@ -60,7 +60,7 @@ CLASSES = 10
 WINDOWS = ("disc", "gaussian")
 BANDS = ("default", "escnn", "outer1", "outer0")
 """Radial profiles and band limits of the steerable basis measured here: ``default``, the layers'
-(:func:`symjax.functional._steerable_basis.ring_settings`: escnn's band limit, the outer ring of a
+(:func:`symjax.functional._steerable_rings.ring_settings`: escnn's band limit, the outer ring of a
 5x5/7x7 kernel pulled in to 1.6/2.6 px with ``sigma`` 0.5); the others on escnn's rings (radii
 ``0, 1, ..., (k-1)//2``, ``sigma`` 0.6 inside and 0.4 on the outer ring): ``escnn``, escnn's default
 band limit (``_manual_fco1``: 0 at the centre, ``min(2r, 2r - (r + 1) % 2)`` inside, 2 on the outer

@@ -8,8 +8,8 @@ for every ``g``. The basis is built from *ring harmonics*
 ``x``), ``m <= max_frequency[j]`` on ring ``j`` (the band limit: escnn's defaults,
 the frequency allowed grows with the radius; the radial profile: escnn's, but for
 odd kernels of 5x5 and more the outer ring pulled in and widened, :func:`ring_settings`),
-sampled on the kernel's pixel grid and normalised there (unit norm; those the grid does not resolve are dropped). A rotation of the plane
-maps this space onto itself analytically, so the copy of a ring harmonic rotated
+sampled on the kernel's pixel grid and normalised there (unit norm; those the grid does
+not resolve are dropped). A rotation of the plane maps this space onto itself analytically, so the copy of a ring harmonic rotated
 by ``h`` is evaluated exactly at the rotated points (no interpolation). From it:
 
 - into a regular field (``Regular(G)``) the kernel is a free band-limited function

@@ -50,23 +50,36 @@ def _pulls_in(k: int) -> bool:
     return k % 2 == 1 and k >= 5
 
 
-def escnn_rings(kernel_size: int) -> tuple[float, ...]:
+def _square_size(kernel_size, fn: str) -> int:
+    """``k`` of a square kernel given as ``k`` or ``(k, k)``; a ValueError naming ``kernel_size`` otherwise."""
+    if isinstance(kernel_size, (int, np.integer)):
+        size = (kernel_size, kernel_size)
+    else:
+        size = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else ()
+    if len(size) != 2 or size[0] != size[1] or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in size):
+        raise ValueError(f"{fn} expects a square kernel_size (an int k or (k, k), k >= 1), got {kernel_size!r}")
+    return int(size[0])
+
+
+def escnn_rings(kernel_size: int | Sequence[int]) -> tuple[float, ...]:
     """escnn's ring radii of a ``k x k`` kernel (``R2Conv``'s default): ``0, 1, ..., (k-1)//2``.
 
     >>> escnn_rings(7)
     (0.0, 1.0, 2.0, 3.0)
     """
-    k = int(kernel_size)
+    k = _square_size(kernel_size, "escnn_rings")
     return tuple(float(r) for r in np.linspace(0, (k - 1) // 2, math.ceil(k / 2)))
 
 
-def escnn_sigma(kernel_size: int, rings: Sequence[float] | None = None) -> tuple[float, ...]:
-    """escnn's Gaussian widths for ``rings`` (default :func:`escnn_rings`): 0.005 at radius 0, 0.6, 0.4 on the outer ring.
+def escnn_sigma(kernel_size: int | Sequence[int], rings: Sequence[float] | None = None) -> tuple[float, ...]:
+    """escnn's Gaussian widths for ``rings`` (default :func:`escnn_rings`): 0.005 at radius 0, 0.6, 0.4 outermost.
 
     >>> escnn_sigma(5)
     (0.005, 0.6, 0.4)
     """
-    rings = escnn_rings(kernel_size) if rings is None else tuple(rings)
+    k = _square_size(kernel_size, "escnn_sigma")
+    rings = escnn_rings(k) if rings is None else tuple(rings)
     n = len(rings)
     return tuple(0.005 if r == 0 else (0.4 if i == n - 1 else 0.6) for i, r in enumerate(rings))
 
@@ -112,11 +125,7 @@ def ring_settings(kernel_size: int | Sequence[int], rings: Sequence[float] | Non
     >>> ring_settings(3) == ring_settings(3, rings=escnn_rings(3), sigma=escnn_sigma(3))
     True
     """
-    size = (kernel_size, kernel_size) if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
-    if len(size) != 2 or size[0] != size[1] or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in size):
-        raise ValueError(f"a steerable kernel needs a square kernel_size (an int k or (k, k), k >= 1), "
-                         f"got {kernel_size!r}")
-    k = int(size[0])
+    k = _square_size(kernel_size, "a steerable kernel")
     pulled = rings is None and _pulls_in(k)
     nominal = escnn_rings(k)
     if rings is None:

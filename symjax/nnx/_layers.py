@@ -97,9 +97,9 @@ class _Conv(ConvWrapper):
 class LiftingConv(_Conv):
     """Lifting convolution ``(N, H, W, in_features) -> (N, H', W', out_features, |G|)``.
 
-    Arguments as :class:`symjax.nn.LiftingConv` (``strict``, ``basis``, ``rings``, ``sigma``, ``max_frequency``
-    keyword-only), with the input
-    channels ``in_features`` given up front and ``rngs`` for initialisation.
+    Arguments as :class:`symjax.nn.LiftingConv` (``strict``, ``basis``, ``rings``, ``sigma``,
+    ``max_frequency`` keyword-only), with the input channels ``in_features`` given up front and
+    ``rngs`` for initialisation.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx

@@ -112,6 +112,12 @@ def test_default_radial_profile_pulls_the_outer_ring_of_odd_kernels_from_5x5_in(
     for k in (1, 2, 3, 4, 6):  # no inner ring with harmonics (k <= 4) or even: escnn's
         assert ring_settings(k) == ring_settings(k, rings=F.escnn_rings(k), sigma=F.escnn_sigma(k))
     assert ring_settings(5, rings=(0, 1, 2)).sigma == (0.005, 0.6, 0.4)  # given rings: escnn's widths for them
+    assert F.escnn_rings((7, 7)) == F.escnn_rings(7) and F.escnn_sigma(3) == (0.005, 0.4)
+    for bad in (0, -3, 2.5, True, (5, 3), "5", None):
+        with pytest.raises(ValueError, match="escnn_rings expects a square kernel_size"):
+            F.escnn_rings(bad)
+    with pytest.raises(ValueError, match="escnn_sigma expects a square kernel_size"):
+        F.escnn_sigma(0)
 
 
 def test_default_profile_is_more_equivariant_off_the_grid_than_escnns():
